@@ -1,0 +1,151 @@
+"""Articles, their sources, matches, the near-duplicate index and document frequencies.
+
+Functions ending in `_tx` run inside the caller's transaction (one per feed poll).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlite_utils
+
+from .db import iso
+
+ARTICLE_FIELDS = (
+    "url", "link", "guid", "title", "summary", "content", "content_html", "author",
+    "published_at", "updated_at", "language", "duplicate_of", "duplicate_score", "shingle_count",
+)
+_CHUNK = 500  # SQLite's default host-parameter limit is well above this
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def known_guids(db: sqlite_utils.Database, feed_id: int, guids: list[str]) -> set[str]:
+    """The GUIDs of this feed that are already stored."""
+    found: set[str] = set()
+    for chunk in _chunks(guids):
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            r[0] for r in db.execute(f"SELECT guid FROM article_feeds WHERE feed_id = ? AND guid IN ({marks})", [feed_id, *chunk])
+        )
+    return found
+
+
+def ids_by_url(db: sqlite_utils.Database, urls: list[str]) -> dict[str, int]:
+    """Stored article ids for these canonical URLs."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(urls):
+        marks = ",".join("?" * len(chunk))
+        found.update((u, i) for u, i in db.execute(f"SELECT url, id FROM articles WHERE url IN ({marks})", chunk))
+    return found
+
+
+def add_source_tx(db: sqlite_utils.Database, feed_id: int, guid: str, article_id: int) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO article_feeds (feed_id, guid, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
+        [feed_id, guid, article_id, iso()],
+    )
+
+
+def insert_article_tx(db: sqlite_utils.Database, fields: dict[str, Any]) -> int:
+    """Insert one article (fields from ARTICLE_FIELDS) and return its id."""
+    values = [fields.get(k) for k in ARTICLE_FIELDS]
+    cursor = db.execute(
+        f"INSERT INTO articles ({', '.join(ARTICLE_FIELDS)}, first_seen_at) VALUES ({', '.join('?' * len(ARTICLE_FIELDS))}, ?)",
+        [*values, iso()],
+    )
+    return cursor.lastrowid
+
+
+def add_shingles_tx(db: sqlite_utils.Database, article_id: int, hashes: Iterable[int]) -> None:
+    db.conn.executemany("INSERT OR IGNORE INTO shingles (hash, article_id) VALUES (?, ?)", [(h, article_id) for h in hashes])
+
+
+def shingle_candidates(db: sqlite_utils.Database, hashes: list[int], min_overlap: int) -> list[dict]:
+    """Stored articles sharing at least min_overlap of these sampled shingle hashes, most shared first."""
+    if not hashes:
+        return []
+    counts: Counter[int] = Counter()
+    for chunk in _chunks(hashes):
+        marks = ",".join("?" * len(chunk))
+        counts.update(r[0] for r in db.execute(f"SELECT article_id FROM shingles WHERE hash IN ({marks})", chunk))
+    ids = [i for i, n in counts.items() if n >= min_overlap]
+    if not ids:
+        return []
+    rows: list[dict] = []
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        rows.extend(db.query(f"SELECT id, duplicate_of, shingle_count FROM articles WHERE id IN ({marks})", chunk))
+    for row in rows:
+        row["overlap"] = counts[row["id"]]
+    return sorted(rows, key=lambda r: (-r["overlap"], r["id"]))
+
+
+def load_df(db: sqlite_utils.Database) -> tuple[dict[str, int], int]:
+    """All document frequencies and the number of documents they were counted over."""
+    df = dict(db.execute("SELECT term, df FROM term_df").fetchall())
+    row = db.execute("SELECT value FROM meta WHERE key = 'df_docs'").fetchone()
+    return df, int(row[0]) if row else 0
+
+
+def add_df_tx(db: sqlite_utils.Database, counts: Counter[str], docs: int) -> None:
+    """Add one poll's term document counts to the store's totals."""
+    if not docs:
+        return
+    db.conn.executemany(
+        "INSERT INTO term_df (term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+        counts.items(),
+    )
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('df_docs', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value",
+        [docs],
+    )
+
+
+def upsert_match_tx(
+    db: sqlite_utils.Database,
+    article_id: int,
+    seed_id: int,
+    score: float,
+    verdict: str,
+    copy_score: float,
+    explain: dict[str, Any],
+) -> None:
+    """Record a score and verdict; a review status already given is kept."""
+    db.execute(
+        "INSERT INTO matches (article_id, seed_id, score, verdict, copy_score, explain, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(article_id, seed_id) DO UPDATE SET score = excluded.score, verdict = excluded.verdict, "
+        "copy_score = excluded.copy_score, explain = excluded.explain, scored_at = excluded.scored_at",
+        [article_id, seed_id, round(score, 4), verdict, round(copy_score, 4), json.dumps(explain), iso()],
+    )
+
+
+def iter_articles(db: sqlite_utils.Database, batch: int = 1000) -> Iterator[dict]:
+    """Every stored article's id and text, in id order, for rescoring."""
+    last = 0
+    while True:
+        rows = list(
+            db.query("SELECT id, title, summary, content FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, batch])
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1]["id"]
+
+
+def article_count(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+
+def article_texts(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
+    """Title, summary and content of these articles, in the order asked."""
+    marks = ",".join("?" * len(ids))
+    rows = {r["id"]: r for r in db.query(f"SELECT id, title, summary, content FROM articles WHERE id IN ({marks})", ids)}
+    return [rows[i] for i in ids if i in rows]

@@ -1,0 +1,79 @@
+"""Open the SQLite store (WAL, busy timeout, migrations) and run writes in BEGIN IMMEDIATE transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from .schema import migrate
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written (not SQLite, read-only, disk full)."""
+
+
+def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the store at path, ready for concurrent readers and writers."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        if migrate_schema:
+            migrate(db, transaction)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    if mode.lower() != "wal" and str(path) != ":memory:":
+        raise StoreError(f"cannot open database {path}: WAL mode refused ({mode})")
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction taken with BEGIN IMMEDIATE, so writers queue instead of failing."""
+    conn = db.conn
+    for attempt in range(20):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            # busy_timeout already waited; this covers the rare lock that outlasts it.
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(min(2.0, 0.05 * 2**attempt))
+    else:
+        raise StoreError("database stayed locked by another writer for too long")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(when: datetime | None = None) -> str:
+    """A UTC timestamp as stored: 'YYYY-MM-DDTHH:MM:SSZ' (sorts as text, reads in Datasette)."""
+    return (when or utcnow()).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_in(seconds: float) -> str:
+    return iso(utcnow() + timedelta(seconds=seconds))
