@@ -1,0 +1,72 @@
+"""Named defaults for every knob seedwatch has, in one place (DESIGN.md "Fetching rules")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+VERSION = "0.1.0"
+USER_AGENT = f"seedwatch/{VERSION} (+https://github.com/seedwatch/seedwatch; feed monitor)"
+
+DEFAULT_DB = "seedwatch.db"
+DEFAULT_SEEDS_DIR = "seeds"
+DB_ENV = "SEEDWATCH_DB"
+
+MIB = 1024 * 1024
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """Limits and politeness for every HTTP request seedwatch makes."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0  # longest silence between two chunks of the body
+    total_timeout: float = 30.0  # the whole response, so a slow drip is cut off
+    max_body_bytes: int = 15 * MIB  # counted after decompression
+    max_redirects: int = 5
+    per_host_limit: int = 2
+    global_limit: int = 16
+    user_agent: str = USER_AGENT
+    block_private: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When a feed is checked next."""
+
+    default_interval: int = 30 * MINUTE
+    min_interval: int = 1 * MINUTE
+    max_backoff: int = 1 * DAY  # errors back off exponentially up to this
+    max_retry_after: int = 1 * DAY
+    max_ttl: int = 1 * DAY  # a feed's own TTL / max-age is honoured up to this
+    jitter: float = 0.1  # +-10% of the interval
+    permanent_redirect_polls: int = 2  # a 301/308 seen this many polls in a row moves the feed
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Relevance and near-copy defaults."""
+
+    default_threshold: float = 0.15
+    shingle_size: int = 5
+    copy_containment: float = 0.5  # share of the smaller text found in the larger one
+    duplicate_containment: float = 0.6
+    min_shingles: int = 8  # texts shorter than this are never judged copies
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a poll needs to know."""
+
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    match: MatchConfig = field(default_factory=MatchConfig)
+    poll_deadline: float = 60.0  # hard stop for one feed's whole poll
+
+
+def default_db_path() -> str:
+    """The database path from $SEEDWATCH_DB, else ./seedwatch.db."""
+    return os.environ.get(DB_ENV) or DEFAULT_DB

@@ -1,0 +1,252 @@
+"""Fetch: one polite, bounded HTTP GET (conditional, size-capped, redirect-aware)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+import zlib
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from .config import FetchConfig
+from .errors import (
+    BlockedAddress,
+    FetchError,
+    HTTPStatusError,
+    RedirectError,
+    TooLarge,
+    TransportError,
+)
+
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+PERMANENT_REDIRECTS = {301, 308}
+
+
+@dataclass
+class FetchResult:
+    """What a GET returned: the final URL, status, headers and decoded body."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    content: bytes | None  # None on 304 Not Modified
+    redirects: list[tuple[int, str]] = field(default_factory=list)  # (status, target) per hop
+    elapsed: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def permanent_target(self) -> str | None:
+        """The final URL when every hop was a permanent redirect, else None."""
+        if self.redirects and all(s in PERMANENT_REDIRECTS for s, _ in self.redirects):
+            return self.url
+        return None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class _Decoder:
+    """Inflate gzip/deflate with a hard cap on output, so a bomb stops at the limit."""
+
+    def __init__(self, encoding: str, limit: int):
+        self.limit = limit
+        self.total = 0
+        encoding = encoding.strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+        else:
+            self._z = None
+        self._first = True
+        self._raw_deflate = encoding == "deflate"
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._z is None:
+            return self._count(chunk)
+        try:
+            out = self._z.decompress(chunk, self.limit - self.total + 1)
+        except zlib.error:
+            if self._first and self._raw_deflate:
+                # Some servers send raw deflate without the zlib header.
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                out = self._z.decompress(chunk, self.limit - self.total + 1)
+            elif self._first:
+                # Claims compression but is not compressed: take the bytes as they are.
+                self._z = None
+                return self._count(chunk)
+            else:
+                raise TransportError("compressed body is corrupt") from None
+        self._first = False
+        self._count(out)
+        if self._z.unconsumed_tail:
+            raise TooLarge(f"body inflates past the {self.limit // (1024 * 1024)} MiB limit")
+        return out
+
+    def flush(self) -> bytes:
+        if self._z is None:
+            return b""
+        return self._count(self._z.flush())
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise TooLarge(f"body is over the {self.limit // (1024 * 1024)} MiB limit")
+        return data
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+async def check_public(url: str) -> None:
+    """Refuse a URL whose host resolves to a loopback, private or otherwise non-public address."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise TransportError(f"cannot resolve {host}: {exc.strerror}") from None
+    for info in infos:
+        address = info[4][0]
+        if not _is_public(address):
+            raise BlockedAddress(f"{host} resolves to non-public address {address} (--block-private)")
+
+
+class Fetcher:
+    """One shared async client with per-host and global concurrency limits."""
+
+    def __init__(self, config: FetchConfig | None = None, transport: httpx.AsyncBaseTransport | None = None):
+        self.config = config or FetchConfig()
+        c = self.config
+        timeout = httpx.Timeout(connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=c.total_timeout)
+        limits = httpx.Limits(max_connections=c.global_limit, max_keepalive_connections=c.global_limit)
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            limits=limits,
+            follow_redirects=False,
+            transport=transport,
+            headers={"User-Agent": c.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+        self._global = asyncio.Semaphore(c.global_limit)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+    ) -> FetchResult:
+        """GET url within the total timeout, following redirects by hand."""
+        try:
+            return await asyncio.wait_for(self._get(url, etag, last_modified, accept), self.config.total_timeout)
+        except asyncio.TimeoutError:
+            raise TransportError(f"no complete response within {self.config.total_timeout:g} s") from None
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str) -> FetchResult:
+        started = time.monotonic()
+        redirects: list[tuple[int, str]] = []
+        seen = {url}
+        current = url
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        while True:
+            scheme = urlsplit(current).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise RedirectError(f"refusing non-HTTP URL {current[:200]}")
+            if self.config.block_private:
+                await check_public(current)
+            status, resp_headers, content = await self._one(current, headers)
+            if status in REDIRECT_STATUSES and "location" in resp_headers:
+                target = urljoin(current, resp_headers["location"].strip())
+                if urlsplit(target).scheme.lower() not in ("http", "https"):
+                    raise RedirectError(f"redirect to non-HTTP URL {target[:200]}")
+                if target in seen:
+                    raise RedirectError(f"redirect loop at {target[:200]}")
+                if len(redirects) >= self.config.max_redirects:
+                    raise RedirectError(f"more than {self.config.max_redirects} redirects")
+                redirects.append((status, target))
+                seen.add(target)
+                current = target
+                continue
+            if status >= 400:
+                retry_after = parse_retry_after(resp_headers.get("retry-after"))
+                raise HTTPStatusError(f"HTTP {status}", status=status, retry_after=retry_after)
+            return FetchResult(
+                url=current,
+                status=status,
+                headers=resp_headers,
+                content=None if status == 304 else content,
+                redirects=redirects,
+                elapsed=time.monotonic() - started,
+            )
+
+    async def _one(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        host = urlsplit(url).netloc.lower()
+        sem = self._hosts.setdefault(host, asyncio.Semaphore(self.config.per_host_limit))
+        async with self._global, sem:
+            try:
+                async with self._client.stream("GET", url, headers=headers) as resp:
+                    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                    if resp.status_code in REDIRECT_STATUSES or resp.status_code == 304 or resp.status_code >= 400:
+                        return resp.status_code, resp_headers, b""
+                    length = resp_headers.get("content-length", "")
+                    encoding = resp_headers.get("content-encoding", "identity")
+                    if length.isdigit() and encoding in ("", "identity") and int(length) > self.config.max_body_bytes:
+                        raise TooLarge(f"Content-Length {int(length)} is over the {self.config.max_body_bytes // (1024 * 1024)} MiB limit")
+                    decoder = _Decoder(encoding, self.config.max_body_bytes)
+                    parts = [decoder.feed(chunk) async for chunk in resp.aiter_raw()]
+                    parts.append(decoder.flush())
+                    return resp.status_code, resp_headers, b"".join(parts)
+            except FetchError:
+                raise
+            except httpx.TimeoutException as exc:
+                raise TransportError(f"timed out ({type(exc).__name__})") from None
+            except httpx.HTTPError as exc:
+                raise TransportError(_describe(exc)) from None
+            except (OSError, ValueError) as exc:
+                raise TransportError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate verification failed"
+    return f"{type(exc).__name__}: {text}"[:300]

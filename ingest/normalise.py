@@ -1,0 +1,224 @@
+"""Normalise: raw entries to Entry records with canonical URLs, plain text, UTC dates and a stable identity."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+from .text import article_text
+
+if TYPE_CHECKING:
+    from .parser import RawEntry
+
+# Query parameters that only track the reader; everything else in a query may identify the page.
+TRACKING_PARAMS = {
+    "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "igshid", "twclid", "ttclid", "li_fat_id",
+    "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "vero_id", "vero_conv", "oly_anon_id", "oly_enc_id",
+    "_ga", "_gl", "__twitter_impression", "wt.mc_id", "wt_mc_id", "ocid", "cmpid", "s_cid", "sr_share",
+    "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
+    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "rss", "ref_src", "guccounter",
+    "smid", "smtyp", "xtor", "cid_rss",
+}
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "itm_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MIN_YEAR = 1990
+
+
+@dataclass
+class Entry:
+    """An entry ready to dedupe, score and store."""
+
+    guid: str
+    url: str  # canonical; the article's identity across feeds
+    link: str | None  # the link as published (absolute), for people to click
+    title: str
+    summary: str
+    content: str  # plain text of the longest body the feed gave
+    content_html: str | None
+    author: str | None
+    published_at: str | None
+    updated_at: str | None
+    language: str | None
+
+    @property
+    def text(self) -> str:
+        """Title and body together, the text that is scored and compared."""
+        return article_text(self.title, self.summary, self.content)
+
+
+def canonical_url(url: str) -> str:
+    """Canonical form of a URL: lower-case scheme/host, no default port, fragment or tracking parameters."""
+    url = url.strip()
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return url
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=~%-._") or "/"
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    ]
+    query = urlencode(pairs, quote_via=quote, safe="/:@!$'()*+,;=~-._") if pairs else ""
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_BLOCK_TAGS = {
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+    "tr", "table", "section", "article", "header", "footer", "figure", "figcaption", "hr", "dd", "dt",
+}
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "iframe", "head"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip = max(0, self.skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_NEWLINES = re.compile(r"\s*\n\s*")
+
+
+def html_to_text(markup: str | None) -> str:
+    """Plain text of an HTML fragment: tags and scripts gone, entities decoded, one paragraph a line."""
+    if not markup:
+        return ""
+    if "<" not in markup and "&" not in markup:
+        text = markup
+    else:
+        extractor = _TextExtractor()
+        try:
+            extractor.feed(markup)
+            extractor.close()
+            text = "".join(extractor.parts)
+        except Exception:  # noqa: BLE001 - html.parser can choke on hostile markup; fall back to a crude strip
+            text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    text = _SPACES.sub(" ", text)
+    return _NEWLINES.sub("\n", text).strip()
+
+
+def parse_date(value: object) -> str | None:
+    """ISO-8601 UTC ('...Z') from an RFC 3339 or RFC 822 date string; None if absent or absurd."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    when: datetime | None = None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return _clamp(when.astimezone(timezone.utc))
+
+
+def _clamp(when: datetime) -> str | None:
+    now = datetime.now(timezone.utc)
+    if when.year < MIN_YEAR or (when - now).days > 2:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sane_iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return _clamp(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def safe_link(link: str | None, base: str) -> str | None:
+    """An absolute http(s) link resolved against the feed URL, or None (javascript:, data:, mailto:...)."""
+    if not link:
+        return None
+    try:
+        absolute = urljoin(base, link.strip()) if base else link.strip()
+    except ValueError:
+        return None
+    return absolute if urlsplit(absolute).scheme.lower() in ("http", "https") else None
+
+
+def _digest(*parts: str | None) -> str:
+    h = hashlib.sha1()
+    for p in parts:
+        h.update((p or "").encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def normalise_entries(entries: list[RawEntry], feed_url: str, max_text: int = 200_000) -> list[Entry]:
+    """Normalise a feed's entries; entries without a link get a URL derived from the feed and their GUID."""
+    out: list[Entry] = []
+    seen_guids: set[str] = set()
+    for raw in entries:
+        link = safe_link(raw.link, feed_url)
+        title = html_to_text(raw.title)[:1000]
+        summary = html_to_text(raw.summary_html)[:max_text]
+        content = html_to_text(raw.content_html)[:max_text] if raw.content_html else ""
+        if not (link or title or summary or content):
+            continue
+        guid = (raw.guid or "").strip()[:1000] or link or "sha1:" + _digest(title, summary or content)
+        if guid in seen_guids:
+            # A feed that reuses one GUID for different entries: tell them apart by what they say.
+            guid = f"{guid}#{_digest(link, title, summary or content)}"
+            if guid in seen_guids:
+                continue
+        seen_guids.add(guid)
+        url = canonical_url(link) if link else f"{canonical_url(feed_url)}#entry-{_digest(guid)}"
+        out.append(
+            Entry(
+                guid=guid,
+                url=url,
+                link=link,
+                title=title,
+                summary=summary,
+                content=content,
+                content_html=raw.content_html or raw.summary_html,
+                author=html_to_text(raw.author)[:300] or None,
+                published_at=_sane_iso(raw.published) or _sane_iso(raw.updated),
+                updated_at=_sane_iso(raw.updated),
+                language=raw.language,
+            )
+        )
+    return out

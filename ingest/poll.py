@@ -1,0 +1,230 @@
+"""Poll: refresh_feed runs one feed through fetch -> parse -> normalise -> process -> store; poll_feeds runs many.
+
+Fetches run concurrently on the event loop; parsing and storing run one feed at a time on a single worker
+thread that owns the database connection, so one feed's transaction never interleaves with another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from store import feeds as store_feeds
+from store.db import iso, iso_in, transaction
+
+from . import schedule
+from .config import Config
+from .errors import FetchError, HTTPStatusError, ParseError
+from .fetcher import Fetcher, FetchResult
+from .normalise import normalise_entries
+from .parser import parse_feed
+from .processor import Matcher, ProcessStats, process_entries
+
+log = logging.getLogger("seedwatch.poll")
+
+
+@dataclass
+class FeedOutcome:
+    """What one feed's poll did, for the summary line and the progress bar."""
+
+    feed_id: int
+    url: str
+    status: str  # new-entries, unchanged, not-modified, error, gone
+    stats: ProcessStats = field(default_factory=ProcessStats)
+    error: str | None = None
+
+
+@dataclass
+class PollSummary:
+    feeds: int = 0
+    ok: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    stats: ProcessStats = field(default_factory=ProcessStats)
+    seconds: float = 0.0
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+
+    def line(self) -> str:
+        s = self.stats
+        return (
+            f"polled {self.feeds} feeds in {self.seconds:.1f} s: {self.ok} ok ({self.unchanged} unchanged), "
+            f"{self.failed} failed; {s.new} new articles, {s.related} related, {s.copies} copies, "
+            f"{s.duplicates} duplicates"
+        )
+
+
+class Poller:
+    """Polls feeds against one database with one shared HTTP client."""
+
+    def __init__(self, db: sqlite_utils.Database, config: Config | None = None, fetcher: Fetcher | None = None):
+        self.db = db
+        self.config = config or Config()
+        self.fetcher = fetcher
+        self.rng = random.Random()
+        self.stop = threading.Event()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedwatch-store")
+        self._matcher: Matcher | None = None
+
+    async def poll(
+        self, feeds: list[dict], progress: Callable[[FeedOutcome], None] | None = None
+    ) -> PollSummary:
+        """Poll these feeds concurrently (within the fetcher's limits); never raises for a feed's fault."""
+        started = time.monotonic()
+        summary = PollSummary(feeds=len(feeds))
+        loop = asyncio.get_running_loop()
+        self._matcher = await loop.run_in_executor(self._worker, Matcher, self.db, self.config.match)
+        own_fetcher = self.fetcher is None
+        fetcher = self.fetcher or Fetcher(self.config.fetch)
+        try:
+            pending = {asyncio.create_task(self.refresh_feed(fetcher, feed)) for feed in feeds}
+            while pending:
+                done, pending = await asyncio.wait(pending, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    self._count(summary, task.result(), progress)
+                if self.stop.is_set() and pending:
+                    # A feed already being stored finishes its transaction on the worker thread.
+                    for task in pending:
+                        task.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    pending = set()
+        finally:
+            if own_fetcher:
+                await fetcher.aclose()
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    @staticmethod
+    def _count(summary: PollSummary, outcome: FeedOutcome, progress: Callable[[FeedOutcome], None] | None) -> None:
+        summary.outcomes.append(outcome)
+        if outcome.status in ("error", "gone"):
+            summary.failed += 1
+        elif outcome.status != "skipped":
+            summary.ok += 1
+            summary.unchanged += outcome.status in ("unchanged", "not-modified")
+        summary.stats.add(outcome.stats)
+        if progress:
+            progress(outcome)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+
+    async def refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
+        """Fetch one feed and store what is new; every failure is recorded on the feed, not raised."""
+        loop = asyncio.get_running_loop()
+        if self.stop.is_set():
+            return FeedOutcome(feed["id"], feed["url"], "skipped")
+        try:
+            result = await asyncio.wait_for(
+                fetcher.get(feed["url"], feed["etag"], feed["last_modified"]), self.config.poll_deadline
+            )
+        except asyncio.TimeoutError:
+            return await loop.run_in_executor(self._worker, self._record_error, feed, f"poll took over {self.config.poll_deadline:g} s", None, None)
+        except HTTPStatusError as exc:
+            return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), exc.status, exc.retry_after)
+        except FetchError as exc:
+            return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
+        return await loop.run_in_executor(self._worker, self._store, feed, result)
+
+    # Everything below runs on the store worker thread.
+
+    def _store(self, feed: dict, result: FetchResult) -> FeedOutcome:
+        cfg = self.config.schedule
+        now = iso()
+        state: dict = {"last_checked_at": now, "last_success_at": now, "status": "ok", "error_count": 0, "last_error": None}
+        state.update(self._redirect_state(feed, result))
+        ttl = schedule.max_age(result.headers)
+        outcome = FeedOutcome(feed["id"], feed["url"], "not-modified")
+        try:
+            if result.not_modified:
+                pass
+            else:
+                state["etag"] = result.headers.get("etag")
+                state["last_modified"] = result.headers.get("last-modified")
+                body_hash = hashlib.sha256(result.content or b"").hexdigest()
+                if body_hash == feed["body_hash"]:
+                    outcome.status = "unchanged"
+                else:
+                    parsed = parse_feed(result.content or b"", result.headers, result.url)
+                    entries = normalise_entries(parsed.entries, result.url)
+                    state["body_hash"] = body_hash
+                    state["title"] = feed["title"] or parsed.title
+                    state["site_url"] = parsed.link
+                    state["entry_count"] = len(entries)
+                    ttl = max(ttl or 0, parsed.ttl_seconds or 0) or None
+                    outcome.status = "new-entries"
+                    state["ttl_seconds"] = ttl
+                    state["next_check_at"] = iso_in(schedule.after_success(feed["interval_seconds"], ttl, cfg, self.rng))
+                    with transaction(self.db):
+                        outcome.stats = process_entries(self.db, self._matcher, feed["id"], entries)
+                        store_feeds.update_feed_in_tx(self.db, feed["id"], state)
+                    self._matcher.refresh()
+                    log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
+                    return outcome
+            state["ttl_seconds"] = ttl if ttl is not None else feed["ttl_seconds"]
+            state["next_check_at"] = iso_in(schedule.after_success(feed["interval_seconds"], state["ttl_seconds"], cfg, self.rng))
+            store_feeds.update_feed(self.db, feed["id"], state)
+            return outcome
+        except ParseError as exc:
+            return self._record_error(feed, str(exc), None, None, body_hash=None)
+        except sqlite3.Error as exc:
+            # Disk full, a corrupt page: the transaction rolled back; the feed is retried later.
+            log.error("%s: store failed: %s", feed["url"], exc)
+            return self._record_error(feed, f"store failed: {exc}", None, None)
+
+    def _redirect_state(self, feed: dict, result: FetchResult) -> dict:
+        target = result.permanent_target
+        if not target:
+            return {"redirect_target": None, "redirect_streak": 0}
+        streak = feed["redirect_streak"] + 1 if feed["redirect_target"] == target else 1
+        if streak >= self.config.schedule.permanent_redirect_polls and store_feeds.find_feed(self.db, target) is None:
+            log.info("%s moved permanently to %s", feed["url"], target)
+            return {"url": target, "previous_url": feed["url"], "redirect_target": None, "redirect_streak": 0}
+        return {"redirect_target": target, "redirect_streak": streak}
+
+    def _record_error(
+        self, feed: dict, message: str, status: int | None, retry_after: float | None, **extra: object
+    ) -> FeedOutcome:
+        cfg = self.config.schedule
+        errors = feed["error_count"] + 1
+        state: dict = {"last_checked_at": iso(), "error_count": errors, "last_error": message, **extra}
+        if status == 410:
+            state.update(status="gone", next_check_at=None, last_error="HTTP 410 Gone: the feed was removed; disabled")
+        else:
+            state["status"] = "error"
+            state["next_check_at"] = iso_in(schedule.after_error(errors, cfg, retry_after, self.rng))
+        try:
+            store_feeds.update_feed(self.db, feed["id"], state)
+        except sqlite3.Error as exc:
+            log.error("%s: could not record error: %s", feed["url"], exc)
+        log.warning("%s: %s", feed["url"], state["last_error"])
+        return FeedOutcome(feed["id"], feed["url"], "gone" if status == 410 else "error", error=state["last_error"])
+
+
+def poll_feeds(
+    db: sqlite_utils.Database,
+    feeds: list[dict],
+    config: Config | None = None,
+    progress: Callable[[FeedOutcome], None] | None = None,
+    fetcher: Fetcher | None = None,
+) -> PollSummary:
+    """Poll these feeds once and return the summary (a blocking wrapper around Poller)."""
+    poller = Poller(db, config, fetcher)
+    try:
+        return asyncio.run(poller.poll(feeds, progress))
+    finally:
+        poller.close()
+
+
+def poll_due(db: sqlite_utils.Database, config: Config | None = None, include_all: bool = False, **kw) -> PollSummary:
+    """Poll the feeds that are due now (every enabled feed with include_all)."""
+    return poll_feeds(db, store_feeds.due_feeds(db, iso(), include_all), config, **kw)

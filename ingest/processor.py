@@ -1,0 +1,196 @@
+"""Process: new entries -> dedupe against the store and the seeds -> score per seed -> rows in the store."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from store import articles as store_articles
+from store import seeds as store_seeds
+from store.db import transaction
+
+from .config import MatchConfig
+from .dedupe import containment, find_duplicate, sample, shingles
+from .normalise import Entry
+from .score import Scored, Vocabulary, apply_keywords, cosine, parse_keywords, terms
+from .text import article_text
+
+
+@dataclass
+class SeedModel:
+    """A seed ready to compare against: its terms, its shingles and its settings."""
+
+    id: int
+    name: str
+    threshold: float
+    must: list[str]
+    boost: list[str]
+    counts: Counter[str]
+    hashes: set[int]
+    vector: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Judgement:
+    seed: SeedModel
+    score: float
+    verdict: str
+    copy_score: float
+    explain: dict
+
+
+@dataclass
+class ProcessStats:
+    new: int = 0
+    known: int = 0
+    also_in_other_feed: int = 0
+    duplicates: int = 0
+    related: int = 0
+    copies: int = 0
+
+    def add(self, other: "ProcessStats") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Matcher:
+    """Judges texts against every seed, with document frequencies learned from the store."""
+
+    def __init__(self, db: sqlite_utils.Database, config: MatchConfig | None = None, seed_ids: list[int] | None = None):
+        self.db = db
+        self.config = config or MatchConfig()
+        df, docs = store_articles.load_df(db)
+        self.vocab = Vocabulary(df=df, docs=docs)
+        self.seeds = [self._model(row) for row in store_seeds.list_seeds(db) if seed_ids is None or row["id"] in seed_ids]
+        self.refresh()
+
+    def _model(self, row: dict) -> SeedModel:
+        must, boost = parse_keywords(json.loads(row["keywords"] or "[]"))
+        body = row["body"]
+        return SeedModel(
+            id=row["id"],
+            name=row["name"],
+            threshold=row["threshold"] if row["threshold"] is not None else self.config.default_threshold,
+            must=must,
+            boost=boost,
+            counts=terms(row["title"], body),
+            hashes=shingles(article_text(row["title"], None, body), self.config.shingle_size),
+        )
+
+    def refresh(self) -> None:
+        """Recompute seed vectors with the current document frequencies."""
+        for seed in self.seeds:
+            seed.vector = self.vocab.vector(seed.counts)
+
+    def judge(self, counts: Counter[str], hashes: set[int]) -> list[Judgement]:
+        """Score and verdict of one article for every seed."""
+        doc_vec = self.vocab.vector(counts)
+        out = []
+        for seed in self.seeds:
+            scored: Scored = apply_keywords(cosine(seed.vector, doc_vec), counts, seed.must, seed.boost)
+            shared = len(hashes & seed.hashes)
+            copy_score = containment(hashes, seed.hashes) if shared >= self.config.min_shingles else 0.0
+            if copy_score >= self.config.copy_containment:
+                verdict = "copy"
+            elif scored.score >= seed.threshold and not scored.missing:
+                verdict = "related"
+            else:
+                verdict = "unrelated"
+            explain = {
+                "terms": scored.terms,
+                "threshold": seed.threshold,
+                "copy_score": round(copy_score, 3),
+                "shared_shingles": shared,
+            }
+            if scored.missing:
+                explain["missing_keywords"] = scored.missing
+            out.append(Judgement(seed, scored.score, verdict, copy_score, explain))
+        return out
+
+
+def process_entries(
+    db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entries: list[Entry]
+) -> ProcessStats:
+    """Store a feed's entries inside the caller's transaction; each article once, judged once per seed."""
+    stats = ProcessStats()
+    config = matcher.config
+    known = store_articles.known_guids(db, feed_id, [e.guid for e in entries])
+    by_url = store_articles.ids_by_url(db, [e.url for e in entries if e.guid not in known])
+    for entry in entries:
+        if entry.guid in known:
+            stats.known += 1
+            continue
+        if entry.url in by_url:
+            store_articles.add_source_tx(db, feed_id, entry.guid, by_url[entry.url])
+            stats.also_in_other_feed += 1
+            continue
+        text = entry.text
+        hashes = shingles(text, config.shingle_size)
+        duplicate = find_duplicate(db, hashes, config.shingle_size, config.duplicate_containment, config.min_shingles)
+        counts = terms(entry.title, text[len(entry.title):])
+        article_id = store_articles.insert_article_tx(
+            db,
+            {
+                "url": entry.url,
+                "link": entry.link,
+                "guid": entry.guid,
+                "title": entry.title,
+                "summary": entry.summary,
+                "content": entry.content,
+                "content_html": entry.content_html,
+                "author": entry.author,
+                "published_at": entry.published_at,
+                "updated_at": entry.updated_at,
+                "language": entry.language,
+                "duplicate_of": duplicate.article_id if duplicate else None,
+                "duplicate_score": round(duplicate.score, 4) if duplicate else None,
+                "shingle_count": len(hashes),
+            },
+        )
+        by_url[entry.url] = article_id
+        store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
+        store_articles.add_shingles_tx(db, article_id, sample(hashes))
+        matcher.vocab.add(counts)
+        _store_judgements(db, article_id, matcher.judge(counts, hashes), stats)
+        stats.new += 1
+        stats.duplicates += bool(duplicate)
+    pending, docs = matcher.vocab.take_pending()
+    store_articles.add_df_tx(db, pending, docs)
+    return stats
+
+
+def _store_judgements(db: sqlite_utils.Database, article_id: int, judgements: list[Judgement], stats: ProcessStats) -> None:
+    for j in judgements:
+        store_articles.upsert_match_tx(db, article_id, j.seed.id, j.score, j.verdict, j.copy_score, j.explain)
+        stats.related += j.verdict == "related"
+        stats.copies += j.verdict == "copy"
+
+
+def rescore(db: sqlite_utils.Database, config: MatchConfig | None = None, seed_ids: list[int] | None = None) -> ProcessStats:
+    """Judge every stored article again against these seeds (all when None), in batched transactions."""
+    matcher = Matcher(db, config, seed_ids)
+    stats = ProcessStats()
+    if not matcher.seeds:
+        return stats
+    batch: list[dict] = []
+
+    def flush() -> None:
+        with transaction(db):
+            for row in batch:
+                text = article_text(row["title"], row["summary"], row["content"])
+                counts = terms(row["title"] or "", text[len(row["title"] or ""):])
+                hashes = shingles(text, matcher.config.shingle_size)
+                _store_judgements(db, row["id"], matcher.judge(counts, hashes), stats)
+                stats.new += 1
+        batch.clear()
+
+    for row in store_articles.iter_articles(db):
+        batch.append(row)
+        if len(batch) >= 500:
+            flush()
+    if batch:
+        flush()
+    return stats

@@ -1,0 +1,104 @@
+"""Score: TF-IDF cosine between a seed and an article, with IDF learned from the store as it grows.
+
+Every score can be explained: `Scored.terms` lists the shared terms that contributed most.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .text import STOPWORDS, words
+
+TITLE_WEIGHT = 2  # a title word counts as much as two body words
+KEYWORD_BOOST = 0.05  # per boost keyword the article contains
+
+
+def stem(word: str) -> str:
+    """A light English plural fold (drones -> drone, sanctions -> sanction), nothing cleverer."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(title: str, body: str) -> Counter[str]:
+    """Term counts of a document: stopwords dropped, plurals folded, title words weighted up."""
+    counts: Counter[str] = Counter()
+    for weight, text in ((TITLE_WEIGHT, title), (1, body)):
+        for w in words(text):
+            if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
+                continue
+            counts[stem(w)] += weight
+    return counts
+
+
+@dataclass
+class Vocabulary:
+    """Document frequencies: how many stored articles use each term."""
+
+    df: dict[str, int] = field(default_factory=dict)
+    docs: int = 0
+    pending: Counter[str] = field(default_factory=Counter)  # counted since the last flush to the store
+    pending_docs: int = 0
+
+    def idf(self, term: str) -> float:
+        return math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+
+    def add(self, counts: Counter[str]) -> None:
+        """Count one more document."""
+        for term in counts:
+            self.df[term] = self.df.get(term, 0) + 1
+        self.docs += 1
+        self.pending.update(counts.keys())
+        self.pending_docs += 1
+
+    def take_pending(self) -> tuple[Counter[str], int]:
+        pending, docs = self.pending, self.pending_docs
+        self.pending, self.pending_docs = Counter(), 0
+        return pending, docs
+
+    def vector(self, counts: Counter[str]) -> dict[str, float]:
+        """A unit-length TF-IDF vector (sub-linear TF)."""
+        vec = {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {t: v / norm for t, v in vec.items()}
+
+
+@dataclass
+class Scored:
+    score: float
+    terms: list[str]  # the shared terms that weigh most, best first
+    missing: list[str] = field(default_factory=list)  # must-have keywords the article lacks
+
+
+def parse_keywords(keywords: list[str]) -> tuple[list[str], list[str]]:
+    """Split keywords into must-have ('+word') and boost ('word') lists of stemmed terms."""
+    must, boost = [], []
+    for k in keywords:
+        k = k.strip()
+        if not k:
+            continue
+        target = must if k.startswith("+") else boost
+        target.extend(stem(w) for w in words(k.lstrip("+")))
+    return must, boost
+
+
+def cosine(seed_vec: dict[str, float], doc_vec: dict[str, float], top: int = 10) -> Scored:
+    """Cosine of two unit vectors, with the terms that carry it."""
+    if len(doc_vec) < len(seed_vec):
+        shared = {t: v * seed_vec[t] for t, v in doc_vec.items() if t in seed_vec}
+    else:
+        shared = {t: v * doc_vec[t] for t, v in seed_vec.items() if t in doc_vec}
+    best = sorted(shared, key=shared.__getitem__, reverse=True)[:top]
+    return Scored(score=min(1.0, sum(shared.values())), terms=best)
+
+
+def apply_keywords(scored: Scored, doc_terms: Counter[str], must: list[str], boost: list[str]) -> Scored:
+    """Boost the score per boost keyword present; note must-have keywords that are absent."""
+    hits = sum(1 for k in boost if k in doc_terms)
+    scored.score = min(1.0, scored.score + KEYWORD_BOOST * hits)
+    scored.missing = [k for k in must if k not in doc_terms]
+    return scored

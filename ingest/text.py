@@ -1,0 +1,57 @@
+"""Text helpers shared by scoring and dedup: words, stopwords and site boilerplate."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+WORD = re.compile(r"[^\W_]+(?:[''][^\W_]+)*(?:[.,][0-9]+)*", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren't as at be because been before being below
+    between both but by can cannot could couldn't did didn't do does doesn't doing don't down during each few for
+    from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him
+    himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my
+    myself no nor not of off on once only or other ought our ours ourselves out over own same shan't she she'd
+    she'll she's should shouldn't so some such than that that's the their theirs them themselves then there
+    there's these they they'd they'll they're they've this those through to too under until up very was wasn't we
+    we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why why's
+    with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
+    said says say will one two new also just like would could may might must us mr mrs ms per via since
+    year years time week day days told according last first can get got make made many much even still well
+    s t re ve ll d
+    """.split()
+)
+
+# Lines that sites wrap around a copied article: dropped before comparing texts.
+BOILERPLATE = re.compile(
+    r"^\s*(source link|read more.*|continue reading.*|share( this)?( article| story)?:?.*|"
+    r"(facebook|twitter|whatsapp|telegram|linkedin|email|print)(\s+(facebook|twitter|whatsapp|telegram|linkedin|email|print))*|"
+    r"sign up for .*newsletter.*|subscribe to .*|follow us on .*|advertisement|related( articles| stories)?:?|"
+    r"copyright .*|all rights reserved.*|click here .*)\s*$",
+    re.IGNORECASE,
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case, NFKC-normalised text with curly quotes made straight."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
+def words(text: str) -> list[str]:
+    """All words of a text, folded (numbers such as 2,400 kept whole)."""
+    return [w.replace(",", "") for w in WORD.findall(fold(text))]
+
+
+def strip_boilerplate(text: str) -> str:
+    """The text without lines that are site furniture (share buttons, 'Source link', newsletter pitches)."""
+    return "\n".join(line for line in text.splitlines() if line.strip() and not BOILERPLATE.match(line))
+
+
+def article_text(title: str | None, summary: str | None, content: str | None) -> str:
+    """The text of an article that is scored and compared: its title and its longer body."""
+    summary, content = summary or "", content or ""
+    body = content if len(content) >= len(summary) else summary
+    return f"{title or ''}\n{body}".strip()
