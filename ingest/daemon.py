@@ -1,0 +1,108 @@
+"""The daemon: APScheduler runs a tick job (sync seeds/, poll due feeds) and a maintenance job until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from store import feeds as store_feeds
+from store import review as store_review
+from store.db import iso, open_db
+
+from .config import Config
+from .errors import SeedwatchError
+from .manage import seeds_signature, sync_folder
+from .poll import Poller
+
+log = logging.getLogger("seedwatch.daemon")
+
+MAINTENANCE_HOURS = 6
+
+
+class Daemon:
+    """Polls due feeds every tick; state lives in SQLite, so CLI changes are seen at the next tick."""
+
+    def __init__(self, db_path: str, seeds_dir: Path, config: Config, tick: float = 60.0):
+        self.db_path = db_path
+        self.seeds_dir = seeds_dir
+        self.config = config
+        self.tick_seconds = tick
+        self.stopping = threading.Event()
+        self._signature: tuple | None = None
+        self._poller: Poller | None = None
+        self.db = open_db(db_path)
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        # One worker: jobs never overlap, so they can share one connection.
+        scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)}, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        scheduler.add_job(self.tick, "interval", seconds=self.tick_seconds, id="tick", next_run_time=datetime.now(timezone.utc))
+        scheduler.add_job(self.maintenance, "interval", hours=MAINTENANCE_HOURS, id="maintenance")
+        log.info("seedwatch daemon started: db %s, seeds %s, tick %gs", self.db_path, self.seeds_dir, self.tick_seconds)
+        scheduler.start()
+        try:
+            while not self.stopping.wait(0.5):
+                pass
+        finally:
+            log.info("stopping: letting the current poll finish its transaction")
+            scheduler.shutdown(wait=True)
+            self.db.conn.close()
+        log.info("seedwatch daemon stopped")
+        return 0
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        self.stopping.set()
+        if self._poller is not None:
+            self._poller.stop.set()
+
+    def tick(self) -> None:
+        """Sync the seeds folder if it changed, then poll the feeds that are due."""
+        if self.stopping.is_set():
+            return
+        try:
+            self._sync_if_changed()
+            due = store_feeds.due_feeds(self.db, iso())
+            if not due:
+                return
+            self._poller = Poller(self.db, self.config)
+            if self.stopping.is_set():
+                self._poller.stop.set()
+            try:
+                summary = asyncio.run(self._poller.poll(due))
+            finally:
+                self._poller.close()
+                self._poller = None
+            log.info(summary.line())
+        except Exception:  # noqa: BLE001 - a failed tick is logged; the next tick tries again
+            log.exception("tick failed")
+
+    def _sync_if_changed(self) -> None:
+        signature = seeds_signature(self.seeds_dir)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        if not self.seeds_dir.is_dir():
+            log.warning("seeds folder %s does not exist; skipping sync", self.seeds_dir)
+            return
+        try:
+            log.info(sync_folder(self.db, self.seeds_dir, self.config).line())
+        except SeedwatchError as exc:
+            log.error("seeds sync failed: %s", exc)
+
+    def maintenance(self) -> None:
+        """Merge the FTS index and refresh SQLite's statistics."""
+        try:
+            store_review.optimize(self.db)
+            log.info("maintenance: FTS optimized, PRAGMA optimize done")
+        except Exception:  # noqa: BLE001
+            log.exception("maintenance failed")

@@ -1,0 +1,141 @@
+"""Actions the CLI and the daemon share: add seeds (and score the store against them), add feeds, sync seeds/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from store import feeds as store_feeds
+from store import seeds as store_seeds
+
+from .config import Config, FetchConfig
+from .errors import ParseError, SeedError, UsageError
+from .fetcher import Fetcher
+from .opml import parse_feed_list, parse_opml
+from .parser import discover_feeds, parse_feed
+from .processor import rescore
+from .seeds import SEED_SUFFIXES, SeedDoc, load_seed_file, seed_from_html
+
+log = logging.getLogger("seedwatch")
+
+
+def is_url(text: str) -> bool:
+    return urlsplit(text).scheme.lower() in ("http", "https")
+
+
+def check_feed_url(url: str) -> str:
+    """The URL if it is an absolute http(s) URL with a host, else UsageError."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not a feed URL: {url!r} (expected http:// or https://)")
+    return url.strip()
+
+
+def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = None) -> tuple[int, str, int]:
+    """Store a seed and, when it is new or changed, score every stored article against it."""
+    seed_id, change = store_seeds.upsert_seed(
+        db, doc.name, doc.title, doc.body, doc.content_hash, doc.url, doc.threshold, doc.keywords, doc.source
+    )
+    scored = 0
+    if change != "unchanged":
+        scored = rescore(db, (config or Config()).match, [seed_id]).new
+    return seed_id, change, scored
+
+
+def load_seed(source: str, name: str | None = None, fetch: FetchConfig | None = None) -> SeedDoc:
+    """A seed from a file path or an article URL."""
+    if is_url(source):
+        async def get() -> SeedDoc:
+            async with Fetcher(fetch) as f:
+                result = await f.get(source, accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
+            return seed_from_html(result.content or b"", result.url, name)
+
+        try:
+            return asyncio.run(get())
+        except SeedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any fetch failure is the seed's problem to report
+            raise SeedError(f"cannot load seed from {source}: {exc}") from None
+    return load_seed_file(source, name)
+
+
+async def resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
+    """The feed URL for url (itself, or the feed an HTML page advertises) and the feed's title."""
+    result = await fetcher.get(url)
+    try:
+        parsed = parse_feed(result.content or b"", result.headers, result.url)
+        return url, parsed.title
+    except ParseError as first:
+        candidates = discover_feeds(result.content or b"", result.url)
+        if not candidates:
+            raise ParseError(f"{url} is neither a feed nor a page that advertises one ({first})") from None
+        for candidate in candidates:
+            try:
+                found = await fetcher.get(candidate)
+                parsed = parse_feed(found.content or b"", found.headers, found.url)
+                return candidate, parsed.title
+            except Exception:  # noqa: BLE001 - try the next advertised feed
+                continue
+        raise ParseError(f"{url} advertises feeds, but none of them could be read") from None
+
+
+@dataclass
+class SyncReport:
+    seeds: dict[str, str] = field(default_factory=dict)  # name -> added/updated/unchanged
+    feeds_added: int = 0
+    feeds_known: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        changed = {k: v for k, v in self.seeds.items() if v != "unchanged"}
+        parts = [f"{len(self.seeds)} seeds ({len(changed)} added or updated)", f"{self.feeds_added} feeds added ({self.feeds_known} known)"]
+        if self.errors:
+            parts.append(f"{len(self.errors)} errors")
+        return "synced " + ", ".join(parts)
+
+
+def seeds_signature(folder: Path) -> tuple:
+    """What changed-detection looks at: names, sizes and mtimes of the folder's seed and feed files."""
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+
+
+def sync_folder(db: sqlite_utils.Database, folder: Path, config: Config | None = None) -> SyncReport:
+    """Load seeds/*.txt|*.md and seeds/feeds.opml|feeds.txt; idempotent, and one bad file spoils nothing else."""
+    report = SyncReport()
+    if not folder.is_dir():
+        raise UsageError(f"seeds folder {folder} does not exist")
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in SEED_SUFFIXES and path.is_file() and path.name.lower() not in ("readme.md", "feeds.txt"):
+            try:
+                doc = load_seed_file(path)
+                _, change, _ = save_seed(db, doc, config)
+                report.seeds[doc.name] = change
+            except SeedError as exc:
+                report.errors.append(str(exc))
+    urls: list[tuple[str, str | None, str | None]] = []
+    opml_path, txt_path = folder / "feeds.opml", folder / "feeds.txt"
+    if opml_path.is_file():
+        try:
+            urls += [(f.url, f.title, f.site_url) for f in parse_opml(opml_path.read_bytes(), str(opml_path))]
+        except Exception as exc:  # noqa: BLE001 - reported, the rest still syncs
+            report.errors.append(str(exc))
+    if txt_path.is_file():
+        urls += [(u, None, None) for u in parse_feed_list(txt_path.read_text(encoding="utf-8", errors="replace"))]
+    for url, title, site in urls:
+        try:
+            _, created = store_feeds.add_feed(db, check_feed_url(url), title=title, site_url=site)
+        except UsageError as exc:
+            report.errors.append(str(exc))
+            continue
+        report.feeds_added += created
+        report.feeds_known += not created
+    for error in report.errors:
+        log.warning("seeds sync: %s", error)
+    return report

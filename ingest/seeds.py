@@ -1,0 +1,194 @@
+"""Seeds: load a seed article from a .txt/.md file or a URL into title, body and settings."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SeedError
+from .text import strip_boilerplate, words
+
+MAX_SEED_BYTES = 2 * 1024 * 1024  # a seed is an article; 2 MiB of text is already a book
+MIN_SEED_WORDS = 8
+SEED_SUFFIXES = (".txt", ".md")
+
+
+@dataclass
+class SeedDoc:
+    """A seed as loaded, before it is stored."""
+
+    name: str
+    title: str
+    body: str
+    url: str | None = None
+    threshold: float | None = None
+    keywords: list[str] = field(default_factory=list)
+    source: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(f"{self.title}\n{self.body}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def slugify(text: str) -> str:
+    """A seed name from a file name or title: lower-case ASCII words joined by hyphens."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60].strip("-") or "seed"
+
+
+def _decode(data: bytes, source: str) -> str:
+    if not data.strip():
+        raise SeedError(f"seed {source} is empty")
+    if len(data) > MAX_SEED_BYTES:
+        raise SeedError(f"seed {source} is {len(data) / 1048576:.1f} MiB; a seed is one article (at most 2 MiB)")
+    if b"\0" in data[:8192]:
+        raise SeedError(f"seed {source} is a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+        if text.count("\ufffd") > len(text) / 100:
+            raise SeedError(f"seed {source} is not UTF-8 text") from None
+        return text
+
+
+def _is_headline(line: str) -> bool:
+    n = len(line.split())
+    return 4 <= n <= 30 and not line.rstrip().endswith((":",))
+
+
+def split_title(text: str) -> tuple[str, str]:
+    """Title (the first line that reads like a headline; a leading section label is skipped) and body."""
+    lines = [line.strip() for line in text.splitlines()]
+    nonblank = [i for i, line in enumerate(lines) if line]
+    if not nonblank:
+        return "", ""
+    title_at = next((i for i in nonblank[:5] if _is_headline(lines[i])), nonblank[0])
+    title = lines[title_at]
+    body = strip_boilerplate("\n".join(lines[title_at + 1 :]))
+    return title, body.strip()
+
+
+def _front_matter(text: str) -> tuple[dict[str, object], str]:
+    """Parse a leading '---' block of 'key: value' lines (lists as [a, b], 'a, b' or '- a' lines)."""
+    if not text.startswith("---"):
+        return {}, text
+    end = re.search(r"^---\s*$", text[3:], re.MULTILINE)
+    if not end:
+        raise SeedError("front matter opens with '---' but never closes")
+    block, rest = text[3 : 3 + end.start()], text[3 + end.end() :]
+    meta: dict[str, object] = {}
+    key = None
+    for raw in block.splitlines():
+        line = raw.rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        item = re.match(r"^\s*-\s+(.*)$", line)
+        if item and key:
+            existing = meta.get(key)
+            meta[key] = ([*existing] if isinstance(existing, list) else []) + [_unquote(item.group(1))]
+            continue
+        m = re.match(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$", line)
+        if not m:
+            raise SeedError(f"front matter line is not 'key: value': {line[:60]!r}")
+        key, value = m.group(1).lower(), m.group(2).strip()
+        if value.startswith("[") and value.endswith("]"):
+            meta[key] = [_unquote(v) for v in value[1:-1].split(",") if v.strip()]
+        else:
+            meta[key] = _unquote(value) if value else []
+    return meta, rest
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _markdown_to_text(text: str) -> str:
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)  # images
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links keep their words
+    text = re.sub(r"^\s{0,3}(#{1,6}|>|[-*+]|\d+\.)\s+", "", text, flags=re.MULTILINE)
+    return re.sub(r"(\*\*|__|\*|_|`)", "", text)
+
+
+def parse_seed(data: bytes, source: str, name: str | None = None) -> SeedDoc:
+    """A SeedDoc from the bytes of a .txt or .md seed file."""
+    text = _decode(data, source)
+    meta: dict[str, object] = {}
+    if source.lower().endswith(".md") or text.startswith("---"):
+        meta, text = _front_matter(text)
+        heading = re.search(r"^\s{0,3}#\s+(.+)$", text, re.MULTILINE)
+        if "title" not in meta and heading:
+            meta["title"] = heading.group(1).strip()
+            text = text[: heading.start()] + text[heading.end() :]
+        text = _markdown_to_text(text)
+    if meta.get("title"):
+        title, body = str(meta["title"]), strip_boilerplate(text).strip()
+    else:
+        title, body = split_title(text)
+    if len(words(f"{title} {body}")) < MIN_SEED_WORDS:
+        raise SeedError(f"seed {source} has too little text to follow a story (under {MIN_SEED_WORDS} words)")
+    return SeedDoc(
+        name=slugify(name or str(meta.get("name") or Path(source).stem or title)),
+        title=title,
+        body=body,
+        url=str(meta["url"]) if meta.get("url") else None,
+        threshold=_threshold(meta.get("threshold"), source),
+        keywords=_keywords(meta.get("keywords")),
+        source=source,
+    )
+
+
+def _threshold(value: object, source: str) -> float | None:
+    if value in (None, "", []):
+        return None
+    try:
+        t = float(str(value))
+    except ValueError:
+        raise SeedError(f"seed {source}: threshold {value!r} is not a number") from None
+    if not 0 <= t <= 1:
+        raise SeedError(f"seed {source}: threshold {t} is outside 0..1")
+    return t
+
+
+def _keywords(value: object) -> list[str]:
+    if not value:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(k).strip() for k in items if str(k).strip()]
+
+
+def load_seed_file(path: str | Path, name: str | None = None) -> SeedDoc:
+    """Load a seed from a .txt or .md file."""
+    path = Path(path)
+    if not path.exists():
+        raise SeedError(f"seed file {path} does not exist")
+    if path.is_dir():
+        raise SeedError(f"seed {path} is a folder, not a file")
+    if path.suffix.lower() not in SEED_SUFFIXES:
+        raise SeedError(f"seed {path} must be a .txt or .md file")
+    if path.stat().st_size > MAX_SEED_BYTES:
+        raise SeedError(f"seed {path} is {path.stat().st_size / 1048576:.1f} MiB; a seed is one article (at most 2 MiB)")
+    return parse_seed(path.read_bytes(), str(path), name)
+
+
+def seed_from_html(html: bytes, url: str, name: str | None = None) -> SeedDoc:
+    """A SeedDoc from an article page: trafilatura finds the title and main text."""
+    import trafilatura  # imported here: it is slow to import and only URLs need it
+
+    doc = trafilatura.bare_extraction(html.decode("utf-8", errors="replace"), url=url, with_metadata=True)
+    body = (getattr(doc, "text", None) or "").strip() if doc else ""
+    title = (getattr(doc, "title", None) or "").strip() if doc else ""
+    if not body:
+        raise SeedError(f"no article text found at {url}")
+    if not title:
+        title, body = split_title(body)
+    if len(words(f"{title} {body}")) < MIN_SEED_WORDS:
+        raise SeedError(f"the page at {url} has too little text to follow a story")
+    return SeedDoc(name=slugify(name or title), title=title, body=strip_boilerplate(body), url=url, source=url)
