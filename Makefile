@@ -1,0 +1,37 @@
+# seedwatch: `make demo` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help demo test test-slow run bench bench-peers eval clean
+
+help:
+	@echo "make demo       run the whole pipeline offline on bundled sample feeds"
+	@echo "make test       run the test suite"
+	@echo "make run        start the daemon on ./seedwatch.db and seeds/"
+	@echo "make eval       relevance and dedup quality on ../shared/eval"
+	@echo "make bench      speed and memory benchmarks"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/seedwatch demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+run: $(STAMP)
+	$(BIN)/seedwatch --db ./seedwatch.db --seeds-dir seeds run
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
