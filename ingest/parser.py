@@ -112,7 +112,7 @@ def parse_feed(data: bytes, headers: dict[str, str] | None = None, url: str = ""
                 content_html=max(html_parts, key=len) if html_parts else None,
                 author=_text(e.get("author")),
                 published=_iso(e.get("published_parsed")),
-                updated=_iso(e.get("updated_parsed")),
+                updated=_iso(dict.get(e, "updated_parsed")),
                 language=(content[0].get("language") if content else None) or result.language,
             )
         )

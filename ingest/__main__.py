@@ -1,0 +1,5 @@
+"""`python -m ingest` runs the seedwatch CLI."""
+
+from .cli import main
+
+main()

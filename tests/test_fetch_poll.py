@@ -1,0 +1,269 @@
+"""Integration: real HTTP on 127.0.0.1, a real SQLite file, the whole poll pipeline."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from ingest.config import Config, FetchConfig
+from ingest.localserver import Response
+from ingest.poll import poll_feeds
+from store import feeds as store_feeds
+from tests.conftest import rss
+
+ITEMS = [
+    {"title": "Iran sends drones to Russia", "link": "https://news.example/a?utm_source=rss", "guid": "a",
+     "description": "Tehran shipped Shahed drones to Moscow for strikes on Kyiv's grid."},
+    {"title": "Markets rally", "link": "https://news.example/b", "guid": "b", "description": "Stocks rose on Tuesday."},
+]
+FEED = rss(ITEMS)
+
+
+def fast_config(**fetch) -> Config:
+    return Config(fetch=FetchConfig(**{"connect_timeout": 2, "read_timeout": 1.0, "total_timeout": 2.0, **fetch}), poll_deadline=4.0)
+
+
+def add(db, server, path: str, response=None) -> dict:
+    if response is not None:
+        server.route(path, response)
+    feed_id, _ = store_feeds.add_feed(db, server.url(path))
+    return store_feeds.find_feed(db, feed_id)
+
+
+def poll_one(db, feed_id: int, config: Config | None = None):
+    summary = poll_feeds(db, [store_feeds.find_feed(db, feed_id)], config or fast_config())
+    return summary.outcomes[0], store_feeds.find_feed(db, feed_id)
+
+
+def seconds_until(iso_time: str) -> float:
+    when = datetime.strptime(iso_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return (when - datetime.now(timezone.utc)).total_seconds()
+
+
+def test_new_entries_are_stored_once_with_canonical_urls(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED))
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "new-entries" and outcome.stats.new == 2
+    urls = {r["url"] for r in fresh_db.query("SELECT url FROM articles")}
+    assert urls == {"https://news.example/a", "https://news.example/b"}
+    assert state["status"] == "ok" and state["error_count"] == 0 and state["last_success_at"]
+    assert state["title"] == "Test feed" and state["entry_count"] == 2
+
+
+def test_etag_gives_304_and_no_parse(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED, etag=True))
+    poll_one(fresh_db, feed["id"])
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "not-modified"
+    path, headers = server.requests[-1]
+    assert headers.get("If-None-Match") == state["etag"]
+    assert fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+
+
+def test_last_modified_is_sent_back(fresh_db, server):
+    lm = "Tue, 01 Nov 2022 10:00:00 GMT"
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED, headers={"Content-Type": "application/rss+xml", "Last-Modified": lm}))
+    poll_one(fresh_db, feed["id"])
+    poll_one(fresh_db, feed["id"])
+    assert server.requests[-1][1].get("If-Modified-Since") == lm
+
+
+def test_same_body_without_validators_is_not_parsed_again(fresh_db, server, monkeypatch):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED))
+    poll_one(fresh_db, feed["id"])
+    import ingest.poll
+
+    def boom(*a, **k):
+        raise AssertionError("parse_feed called for an unchanged body")
+
+    monkeypatch.setattr(ingest.poll, "parse_feed", boom)
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "unchanged"
+    assert state["status"] == "ok"
+
+
+def test_changed_body_stores_only_new_entries(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED))
+    poll_one(fresh_db, feed["id"])
+    server.route("/feed.xml", Response(rss([*ITEMS, {"title": "Third", "link": "https://news.example/c", "guid": "c", "description": "New."}])))
+    outcome, _ = poll_one(fresh_db, feed["id"])
+    assert outcome.stats.new == 1 and outcome.stats.known == 2
+
+
+def test_same_article_in_two_feeds_is_stored_once_with_both_sources(fresh_db, server):
+    a = add(fresh_db, server, "/one.xml", Response(FEED))
+    other = rss([{**ITEMS[0], "guid": "other-guid", "link": "https://NEWS.example:443/a?fbclid=xyz"}])
+    b = add(fresh_db, server, "/two.xml", Response(other))
+    poll_one(fresh_db, a["id"])
+    outcome, _ = poll_one(fresh_db, b["id"])
+    assert outcome.stats.new == 0 and outcome.stats.also_in_other_feed == 1
+    article_id = fresh_db.execute("SELECT id FROM articles WHERE url = 'https://news.example/a'").fetchone()[0]
+    sources = fresh_db.execute("SELECT count(*) FROM article_feeds WHERE article_id = ?", [article_id]).fetchone()[0]
+    assert sources == 2
+
+
+@pytest.mark.parametrize("status", [301, 308])
+def test_permanent_redirect_moves_the_feed_after_two_polls(fresh_db, server, status):
+    server.route("/new.xml", Response(FEED))
+    feed = add(fresh_db, server, "/old.xml", Response(b"", status, {"Location": "/new.xml"}))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["url"].endswith("/old.xml") and state["redirect_streak"] == 1
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["url"] == server.url("/new.xml")
+    assert state["previous_url"] == server.url("/old.xml")
+    assert store_feeds.find_feed(fresh_db, server.url("/old.xml"))["id"] == feed["id"]
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_temporary_redirect_never_moves_the_feed(fresh_db, server, status):
+    server.route("/new.xml", Response(FEED))
+    feed = add(fresh_db, server, "/old.xml", Response(b"", status, {"Location": "/new.xml"}))
+    for _ in range(3):
+        outcome, state = poll_one(fresh_db, feed["id"])
+    assert state["url"] == server.url("/old.xml") and state["status"] == "ok"
+    assert fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+
+
+def test_redirect_to_an_html_page_is_a_clear_error(fresh_db, server):
+    server.route("/page.html", Response(b"<!doctype html><html><body>Hello</body></html>", headers={"Content-Type": "text/html"}))
+    feed = add(fresh_db, server, "/feed.xml", Response(b"", 302, {"Location": "/page.html"}))
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "error"
+    assert state["status"] == "error" and "HTML" in state["last_error"]
+
+
+def test_redirect_loop_is_reported(fresh_db, server):
+    server.route("/a.xml", Response(b"", 302, {"Location": "/b.xml"}))
+    feed = add(fresh_db, server, "/b.xml", Response(b"", 302, {"Location": "/a.xml"}))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert "loop" in state["last_error"]
+
+
+def test_410_gone_disables_the_feed(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(b"gone", 410))
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "gone" and state["status"] == "gone" and "410" in state["last_error"]
+    assert store_feeds.due_feeds(fresh_db, "9999-12-31T00:00:00Z", include_all=True) == []
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured(fresh_db, server, status):
+    feed = add(fresh_db, server, "/feed.xml", Response(b"slow down", status, {"Retry-After": "7200"}))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["status"] == "error" and str(status) in state["last_error"]
+    assert 7100 < seconds_until(state["next_check_at"]) <= 7200
+
+
+def test_retry_after_is_capped_at_a_day(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(b"", 429, {"Retry-After": str(30 * 86400)}))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert seconds_until(state["next_check_at"]) <= 86400
+
+
+def test_server_errors_back_off_exponentially(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(b"oops", 500))
+    waits = []
+    for _ in range(4):
+        _, state = poll_one(fresh_db, feed["id"])
+        waits.append(seconds_until(state["next_check_at"]))
+    assert state["error_count"] == 4 and "500" in state["last_error"]
+    # Jitter draws each wait from [backoff/2, backoff]; doubling makes error 4 wait longer than error 1 can.
+    assert waits[3] > waits[0]
+    assert waits[3] <= 60 * 2**4
+
+
+def test_success_after_errors_resets_health(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(b"oops", 500))
+    poll_one(fresh_db, feed["id"])
+    server.route("/feed.xml", Response(FEED))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["status"] == "ok" and state["error_count"] == 0 and state["last_error"] is None
+
+
+def test_ttl_and_max_age_push_the_next_check(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED, headers={"Content-Type": "application/rss+xml", "Cache-Control": "max-age=7200"}))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert seconds_until(state["next_check_at"]) > 7200 * 0.89
+
+
+def slow_drip(handler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/rss+xml")
+    handler.end_headers()
+    try:
+        for _ in range(30):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.5)
+    except OSError:
+        pass
+
+
+def test_slow_drip_is_cut_off_and_other_feeds_still_store(fresh_db, server):
+    slow = add(fresh_db, server, "/slow.xml", slow_drip)
+    good = add(fresh_db, server, "/good.xml", Response(FEED))
+    started = time.monotonic()
+    summary = poll_feeds(fresh_db, [slow, good], fast_config())
+    assert time.monotonic() - started < 5
+    assert summary.failed == 1 and summary.ok == 1 and summary.stats.new == 2
+    state = store_feeds.find_feed(fresh_db, slow["id"])
+    assert state["status"] == "error" and ("within" in state["last_error"] or "timed out" in state["last_error"])
+
+
+def test_gzip_bomb_stops_at_the_limit(fresh_db, server):
+    bomb = gzip.compress(b"<" + b"a" * (50 * 1024 * 1024))
+    feed = add(fresh_db, server, "/bomb.xml", Response(bomb, headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}))
+    _, state = poll_one(fresh_db, feed["id"], fast_config(max_body_bytes=1024 * 1024))
+    assert state["status"] == "error" and "limit" in state["last_error"]
+
+
+def test_gzip_body_is_inflated(fresh_db, server):
+    feed = add(fresh_db, server, "/gz.xml", Response(gzip.compress(FEED), headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}))
+    outcome, _ = poll_one(fresh_db, feed["id"])
+    assert outcome.stats.new == 2
+    assert "gzip" in server.requests[-1][1].get("Accept-Encoding", "")
+
+
+def test_body_over_the_limit_with_content_length(fresh_db, server):
+    feed = add(fresh_db, server, "/big.xml", Response(b"x" * (2 * 1024 * 1024)))
+    _, state = poll_one(fresh_db, feed["id"], fast_config(max_body_bytes=1024 * 1024))
+    assert "limit" in state["last_error"]
+
+
+def endless(handler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/rss+xml")
+    handler.end_headers()
+    try:
+        while True:
+            handler.wfile.write(b"<a>" * 10000)
+    except OSError:
+        pass
+
+
+def test_endless_body_without_length_stops_at_the_limit(fresh_db, server):
+    feed = add(fresh_db, server, "/endless.xml", endless)
+    _, state = poll_one(fresh_db, feed["id"], fast_config(max_body_bytes=1024 * 1024, total_timeout=10))
+    assert state["status"] == "error" and "limit" in state["last_error"]
+
+
+def test_user_agent_names_seedwatch(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED))
+    poll_one(fresh_db, feed["id"])
+    assert server.requests[-1][1]["User-Agent"].startswith("seedwatch/")
+
+
+def test_block_private_refuses_loopback(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED))
+    _, state = poll_one(fresh_db, feed["id"], fast_config(block_private=True))
+    assert state["status"] == "error" and "non-public" in state["last_error"]
+    assert server.hits("/feed.xml") == 0
+
+
+def test_connection_refused_is_recorded(fresh_db):
+    feed_id, _ = store_feeds.add_feed(fresh_db, "http://127.0.0.1:9/feed.xml")
+    _, state = poll_one(fresh_db, feed_id)
+    assert state["status"] == "error" and state["last_error"]
