@@ -4,14 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test test-slow run bench bench-peers eval clean
+.PHONY: help demo test test-slow run clean
 
 help:
 	@echo "make demo       run the whole pipeline offline on bundled sample feeds"
 	@echo "make test       run the test suite"
 	@echo "make run        start the daemon on ./seedwatch.db and seeds/"
-	@echo "make eval       relevance and dedup quality on ../shared/eval"
-	@echo "make bench      speed and memory benchmarks"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
