@@ -52,8 +52,9 @@ class MatchConfig:
 
     default_threshold: float = 0.15
     shingle_size: int = 5
-    copy_containment: float = 0.5  # share of the smaller text found in the larger one
-    duplicate_containment: float = 0.6
+    copy_prefilter: float = 0.3  # shingle containment that makes a pair worth aligning
+    copy_aligned: float = 0.8  # aligned containment (share of the shorter text's words, in order) for a copy
+    duplicate_aligned: float = 0.8
     min_shingles: int = 8  # texts shorter than this are never judged copies
 
 

@@ -13,7 +13,7 @@ from store import seeds as store_seeds
 from store.db import transaction
 
 from .config import MatchConfig
-from .dedupe import containment, find_duplicate, sample, shingles
+from .dedupe import aligned_containment, containment, find_duplicate, sample, shingles_of, tokens
 from .normalise import Entry
 from .score import Scored, Vocabulary, apply_keywords, cosine, parse_keywords, terms
 from .text import article_text
@@ -29,6 +29,7 @@ class SeedModel:
     must: list[str]
     boost: list[str]
     counts: Counter[str]
+    words: list[str]
     hashes: set[int]
     vector: dict[str, float] = field(default_factory=dict)
 
@@ -70,6 +71,7 @@ class Matcher:
     def _model(self, row: dict) -> SeedModel:
         must, boost = parse_keywords(json.loads(row["keywords"] or "[]"))
         body = row["body"]
+        seed_words = tokens(article_text(row["title"], None, body))
         return SeedModel(
             id=row["id"],
             name=row["name"],
@@ -77,7 +79,8 @@ class Matcher:
             must=must,
             boost=boost,
             counts=terms(row["title"], body),
-            hashes=shingles(article_text(row["title"], None, body), self.config.shingle_size),
+            words=seed_words,
+            hashes=shingles_of(seed_words, self.config.shingle_size),
         )
 
     def refresh(self) -> None:
@@ -85,15 +88,17 @@ class Matcher:
         for seed in self.seeds:
             seed.vector = self.vocab.vector(seed.counts)
 
-    def judge(self, counts: Counter[str], hashes: set[int]) -> list[Judgement]:
+    def judge(self, counts: Counter[str], words: list[str], hashes: set[int]) -> list[Judgement]:
         """Score and verdict of one article for every seed."""
         doc_vec = self.vocab.vector(counts)
         out = []
         for seed in self.seeds:
             scored: Scored = apply_keywords(cosine(seed.vector, doc_vec), counts, seed.must, seed.boost)
             shared = len(hashes & seed.hashes)
-            copy_score = containment(hashes, seed.hashes) if shared >= self.config.min_shingles else 0.0
-            if copy_score >= self.config.copy_containment:
+            copy_score = 0.0
+            if shared >= self.config.min_shingles and containment(hashes, seed.hashes) >= self.config.copy_prefilter:
+                copy_score = aligned_containment(words, seed.words)
+            if copy_score >= self.config.copy_aligned:
                 verdict = "copy"
             elif scored.score >= seed.threshold and not scored.missing:
                 verdict = "related"
@@ -128,8 +133,11 @@ def process_entries(
             stats.also_in_other_feed += 1
             continue
         text = entry.text
-        hashes = shingles(text, config.shingle_size)
-        duplicate = find_duplicate(db, hashes, config.shingle_size, config.duplicate_containment, config.min_shingles)
+        words = tokens(text)
+        hashes = shingles_of(words, config.shingle_size)
+        duplicate = find_duplicate(
+            db, words, hashes, config.shingle_size, config.copy_prefilter, config.duplicate_aligned, config.min_shingles
+        )
         counts = terms(entry.title, text[len(entry.title):])
         article_id = store_articles.insert_article_tx(
             db,
@@ -154,7 +162,7 @@ def process_entries(
         store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
         store_articles.add_shingles_tx(db, article_id, sample(hashes))
         matcher.vocab.add(counts)
-        _store_judgements(db, article_id, matcher.judge(counts, hashes), stats)
+        _store_judgements(db, article_id, matcher.judge(counts, words, hashes), stats)
         stats.new += 1
         stats.duplicates += bool(duplicate)
     pending, docs = matcher.vocab.take_pending()
@@ -182,8 +190,9 @@ def rescore(db: sqlite_utils.Database, config: MatchConfig | None = None, seed_i
             for row in batch:
                 text = article_text(row["title"], row["summary"], row["content"])
                 counts = terms(row["title"] or "", text[len(row["title"] or ""):])
-                hashes = shingles(text, matcher.config.shingle_size)
-                _store_judgements(db, row["id"], matcher.judge(counts, hashes), stats)
+                words = tokens(text)
+                hashes = shingles_of(words, matcher.config.shingle_size)
+                _store_judgements(db, row["id"], matcher.judge(counts, words, hashes), stats)
                 stats.new += 1
         batch.clear()
 

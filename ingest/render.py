@@ -102,7 +102,7 @@ def explain(article: dict[str, Any], snippet: int = 600) -> str:
         out.append(f"  author:     {article['author']}")
     if article.get("original"):
         o = article["original"]
-        out.append(f"  duplicate of #{o['id']} ({article['duplicate_score']:.0%} of the shorter text shared): {o['title']}")
+        out.append(f"  duplicate of #{o['id']} ({article['duplicate_score']:.0%} of the shorter text's words in the same order): {o['title']}")
     out.append("")
     if not article["matches"]:
         out.append("No seeds yet: add one with `seedwatch seeds add FILE`.")
@@ -111,9 +111,9 @@ def explain(article: dict[str, Any], snippet: int = 600) -> str:
         head = f"seed {m['seed']}: {m['verdict']}, score {m['score']:.3f} (threshold {ex.get('threshold', 0):.2f}), status {m['status']}"
         out.append(head)
         if m["verdict"] == "copy":
-            out.append(f"  copy: {m['copy_score']:.0%} of the shorter text's 5-word shingles appear in the other ({ex.get('shared_shingles', 0)} shared)")
-        elif ex.get("shared_shingles"):
-            out.append(f"  shares {ex['shared_shingles']} 5-word shingles with the seed ({m['copy_score']:.0%}), below the copy line")
+            out.append(f"  copy: {m['copy_score']:.0%} of the shorter text's words appear in the same order in the other")
+        elif m["copy_score"]:
+            out.append(f"  shares {m['copy_score']:.0%} of its words in order with the seed: below the copy line")
         if ex.get("terms"):
             out.append(f"  top shared terms: {', '.join(ex['terms'])}")
         if ex.get("missing_keywords"):
