@@ -50,7 +50,7 @@ class ScheduleConfig:
 class MatchConfig:
     """Relevance and near-copy defaults."""
 
-    default_threshold: float = 0.15
+    default_threshold: float = 0.17
     shingle_size: int = 5
     copy_prefilter: float = 0.3  # shingle containment that makes a pair worth aligning
     copy_aligned: float = 0.8  # aligned containment (share of the shorter text's words, in order) for a copy

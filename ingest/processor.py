@@ -15,7 +15,7 @@ from store.db import transaction
 from .config import MatchConfig
 from .dedupe import aligned_containment, containment, find_duplicate, sample, shingles_of, tokens
 from .normalise import Entry
-from .score import Scored, Vocabulary, apply_keywords, cosine, parse_keywords, terms
+from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, parse_keywords, terms
 from .text import article_text
 
 
@@ -29,9 +29,11 @@ class SeedModel:
     must: list[str]
     boost: list[str]
     counts: Counter[str]
+    names: Counter[str]
     words: list[str]
     hashes: set[int]
     vector: dict[str, float] = field(default_factory=dict)
+    name_vector: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Matcher:
             must=must,
             boost=boost,
             counts=terms(row["title"], body),
+            names=entities(row["title"], body),
             words=seed_words,
             hashes=shingles_of(seed_words, self.config.shingle_size),
         )
@@ -87,13 +90,16 @@ class Matcher:
         """Recompute seed vectors with the current document frequencies."""
         for seed in self.seeds:
             seed.vector = self.vocab.vector(seed.counts)
+            seed.name_vector = self.vocab.vector(seed.names)
 
-    def judge(self, counts: Counter[str], words: list[str], hashes: set[int]) -> list[Judgement]:
+    def judge(self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int]) -> list[Judgement]:
         """Score and verdict of one article for every seed."""
         doc_vec = self.vocab.vector(counts)
+        name_vec = self.vocab.vector(names)
         out = []
         for seed in self.seeds:
-            scored: Scored = apply_keywords(cosine(seed.vector, doc_vec), counts, seed.must, seed.boost)
+            scored: Scored = blend(cosine(seed.vector, doc_vec), cosine(seed.name_vector, name_vec))
+            scored = apply_keywords(scored, counts, seed.must, seed.boost)
             shared = len(hashes & seed.hashes)
             copy_score = 0.0
             if shared >= self.config.min_shingles and containment(hashes, seed.hashes) >= self.config.copy_prefilter:
@@ -124,21 +130,30 @@ def process_entries(
     config = matcher.config
     known = store_articles.known_guids(db, feed_id, [e.guid for e in entries])
     by_url = store_articles.ids_by_url(db, [e.url for e in entries if e.guid not in known])
+    fresh: list[Entry] = []
+    same_url: list[Entry] = []  # a second entry of this feed with a URL already in the batch: one article
+    batch_urls: set[str] = set()
     for entry in entries:
         if entry.guid in known:
             stats.known += 1
-            continue
-        if entry.url in by_url:
+        elif entry.url in by_url:
             store_articles.add_source_tx(db, feed_id, entry.guid, by_url[entry.url])
             stats.also_in_other_feed += 1
-            continue
-        text = entry.text
-        words = tokens(text)
-        hashes = shingles_of(words, config.shingle_size)
+        elif entry.url in batch_urls:
+            same_url.append(entry)
+        else:
+            batch_urls.add(entry.url)
+            fresh.append(entry)
+    # Count the whole batch's terms before scoring any of it, so an article's score does not depend on
+    # where in the feed it stood (and the first feed polled into an empty store is not judged blind).
+    features = [_features(entry, config.shingle_size) for entry in fresh]
+    for f in features:
+        matcher.vocab.add(f.counts)
+    matcher.refresh()
+    for entry, f in zip(fresh, features):
         duplicate = find_duplicate(
-            db, words, hashes, config.shingle_size, config.copy_prefilter, config.duplicate_aligned, config.min_shingles
+            db, f.words, f.hashes, config.shingle_size, config.copy_prefilter, config.duplicate_aligned, config.min_shingles
         )
-        counts = terms(entry.title, text[len(entry.title):])
         article_id = store_articles.insert_article_tx(
             db,
             {
@@ -155,19 +170,41 @@ def process_entries(
                 "language": entry.language,
                 "duplicate_of": duplicate.article_id if duplicate else None,
                 "duplicate_score": round(duplicate.score, 4) if duplicate else None,
-                "shingle_count": len(hashes),
+                "shingle_count": len(f.hashes),
             },
         )
         by_url[entry.url] = article_id
         store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
-        store_articles.add_shingles_tx(db, article_id, sample(hashes))
-        matcher.vocab.add(counts)
-        _store_judgements(db, article_id, matcher.judge(counts, words, hashes), stats)
+        store_articles.add_shingles_tx(db, article_id, sample(f.hashes))
+        _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
         stats.new += 1
         stats.duplicates += bool(duplicate)
+    for entry in same_url:
+        store_articles.add_source_tx(db, feed_id, entry.guid, by_url[entry.url])
+        stats.known += 1
     pending, docs = matcher.vocab.take_pending()
     store_articles.add_df_tx(db, pending, docs)
     return stats
+
+
+@dataclass
+class Features:
+    """What scoring and dedup need from one text, computed once."""
+
+    counts: Counter[str]
+    names: Counter[str]
+    words: list[str]
+    hashes: set[int]
+
+
+def _features(entry_or_title: Entry | str, shingle_size: int, body: str | None = None) -> Features:
+    if isinstance(entry_or_title, Entry):
+        title, text = entry_or_title.title, entry_or_title.text
+    else:
+        title, text = entry_or_title, article_text(entry_or_title, None, body)
+    rest = text[len(title):] if text.startswith(title) else text
+    words = tokens(text)
+    return Features(terms(title, rest), entities(title, rest), words, shingles_of(words, shingle_size))
 
 
 def _store_judgements(db: sqlite_utils.Database, article_id: int, judgements: list[Judgement], stats: ProcessStats) -> None:
@@ -188,11 +225,9 @@ def rescore(db: sqlite_utils.Database, config: MatchConfig | None = None, seed_i
     def flush() -> None:
         with transaction(db):
             for row in batch:
-                text = article_text(row["title"], row["summary"], row["content"])
-                counts = terms(row["title"] or "", text[len(row["title"] or ""):])
-                words = tokens(text)
-                hashes = shingles_of(words, matcher.config.shingle_size)
-                _store_judgements(db, row["id"], matcher.judge(counts, words, hashes), stats)
+                body = article_text(None, row["summary"], row["content"])
+                f = _features(row["title"] or "", matcher.config.shingle_size, body)
+                _store_judgements(db, row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
                 stats.new += 1
         batch.clear()
 

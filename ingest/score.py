@@ -1,18 +1,26 @@
 """Score: TF-IDF cosine between a seed and an article, with IDF learned from the store as it grows.
 
-Every score can be explained: `Scored.terms` lists the shared terms that contributed most.
+Two channels, blended: all content words, and the *entities* alone (capitalised words that do not open a
+sentence, and numbers). Stories of the same kind (two earthquakes, two rehab check-ins) share their topic
+words; the names, places and figures are what tell them apart. Every score can be explained:
+`Scored.terms` lists the shared terms that contributed most.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .text import STOPWORDS, words
+from .text import STOPWORDS, fold, words
 
 TITLE_WEIGHT = 2  # a title word counts as much as two body words
+NUMBER_WEIGHT = 2  # figures (2,400 drones; 6.1 magnitude) are specific to one story
+ENTITY_SHARE = 0.3  # weight of the entity channel in the blended score
 KEYWORD_BOOST = 0.05  # per boost keyword the article contains
+_ENTITY = re.compile(r"(?:[^\W\d_][\w'\u2019-]*|\d[\d.,:/-]*)", re.UNICODE)
+_SENTENCE_END = ".!?:\"\u201c\u2018('"
 
 
 def stem(word: str) -> str:
@@ -25,13 +33,36 @@ def stem(word: str) -> str:
 
 
 def terms(title: str, body: str) -> Counter[str]:
-    """Term counts of a document: stopwords dropped, plurals folded, title words weighted up."""
+    """Term counts of a document: stopwords dropped, plurals folded, title words and numbers weighted up."""
     counts: Counter[str] = Counter()
     for weight, text in ((TITLE_WEIGHT, title), (1, body)):
         for w in words(text):
             if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
                 continue
-            counts[stem(w)] += weight
+            counts[stem(w)] += weight * (NUMBER_WEIGHT if w[0].isdigit() else 1)
+    return counts
+
+
+def entities(title: str, body: str) -> Counter[str]:
+    """Counts of names and figures: capitalised words not opening a sentence, and numbers."""
+    counts: Counter[str] = Counter()
+    for weight, text in ((TITLE_WEIGHT, title), (1, body)):
+        if text.isupper() or text.istitle():
+            continue  # a headline in capitals says nothing about which words are names
+        for line in text.splitlines():
+            for m in _ENTITY.finditer(line):
+                token = m.group(0)
+                if token[0].isdigit():
+                    pass
+                elif not token[0].isupper():
+                    continue
+                else:
+                    before = line[: m.start()].rstrip()
+                    if not before or before[-1] in _SENTENCE_END:
+                        continue
+                for w in words(token):
+                    if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
+                        counts[stem(w)] += weight
     return counts
 
 
@@ -84,6 +115,11 @@ def parse_keywords(keywords: list[str]) -> tuple[list[str], list[str]]:
         target = must if k.startswith("+") else boost
         target.extend(stem(w) for w in words(k.lstrip("+")))
     return must, boost
+
+
+def blend(words_: Scored, names: Scored, share: float = ENTITY_SHARE) -> Scored:
+    """One score from the word and entity channels; the terms shown are the word channel's."""
+    return Scored(score=(1 - share) * words_.score + share * names.score, terms=words_.terms)
 
 
 def cosine(seed_vec: dict[str, float], doc_vec: dict[str, float], top: int = 10) -> Scored:

@@ -267,3 +267,11 @@ def test_connection_refused_is_recorded(fresh_db):
     feed_id, _ = store_feeds.add_feed(fresh_db, "http://127.0.0.1:9/feed.xml")
     _, state = poll_one(fresh_db, feed_id)
     assert state["status"] == "error" and state["last_error"]
+
+
+def test_two_entries_with_one_url_in_one_feed_are_one_article(fresh_db, server):
+    body = rss([{**ITEMS[0], "guid": "first"}, {**ITEMS[0], "guid": "second", "link": "https://news.example/a?utm_medium=x"}])
+    feed = add(fresh_db, server, "/feed.xml", Response(body))
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert state["status"] == "ok" and outcome.stats.new == 1
+    assert fresh_db.execute("SELECT count(*) FROM article_feeds").fetchone()[0] == 2
