@@ -26,8 +26,9 @@ from . import schedule
 from .config import Config
 from .errors import FetchError, HTTPStatusError, ParseError
 from .fetcher import Fetcher, FetchResult
-from .normalise import normalise_entries
+from .normalise import Entry, normalise_entries
 from .parser import parse_feed
+from .seeds import extract_main_text
 from .processor import Matcher, ProcessStats, process_entries
 
 log = logging.getLogger("seedwatch.poll")
@@ -133,11 +134,38 @@ class Poller:
             return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), exc.status, exc.retry_after)
         except FetchError as exc:
             return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
-        return await loop.run_in_executor(self._worker, self._store, feed, result)
+        prepared = await loop.run_in_executor(self._worker, self._prepare, feed, result)
+        if isinstance(prepared, FeedOutcome):
+            return prepared
+        if prepared.full_text:
+            await self._fetch_full_text(fetcher, prepared.full_text)
+        return await loop.run_in_executor(self._worker, self._commit, feed, prepared)
+
+    async def _fetch_full_text(self, fetcher: Fetcher, entries: list[Entry]) -> None:
+        """Replace brief entries' text with their article page's main text, within the poll deadline."""
+        loop = asyncio.get_running_loop()
+
+        async def one(entry: Entry) -> None:
+            try:
+                page = await fetcher.get(entry.link or entry.url, accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
+            except FetchError as exc:
+                log.info("full text of %s: %s", entry.link, exc)
+                return
+            text = await loop.run_in_executor(self._worker, extract_main_text, page.content or b"", page.url)
+            if text and len(text) > len(entry.content):
+                entry.content = text
+
+        tasks = [asyncio.create_task(one(e)) for e in entries]
+        done, pending = await asyncio.wait(tasks, timeout=self.config.poll_deadline)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("full text: %d pages not fetched within %g s", len(pending), self.config.poll_deadline)
 
     # Everything below runs on the store worker thread.
 
-    def _store(self, feed: dict, result: FetchResult) -> FeedOutcome:
+    def _prepare(self, feed: dict, result: FetchResult) -> "FeedOutcome | _Prepared":
+        """Parse a fetched body; a 304, an unchanged body or a parse error ends the poll here."""
         cfg = self.config.schedule
         now = iso()
         state: dict = {"last_checked_at": now, "last_success_at": now, "status": "ok", "error_count": 0, "last_error": None}
@@ -145,31 +173,25 @@ class Poller:
         ttl = schedule.max_age(result.headers)
         outcome = FeedOutcome(feed["id"], feed["url"], "not-modified")
         try:
-            if result.not_modified:
-                pass
-            else:
+            if not result.not_modified:
                 state["etag"] = result.headers.get("etag")
                 state["last_modified"] = result.headers.get("last-modified")
                 body_hash = hashlib.sha256(result.content or b"").hexdigest()
-                if body_hash == feed["body_hash"]:
-                    outcome.status = "unchanged"
-                else:
+                if body_hash != feed["body_hash"]:
                     parsed = parse_feed(result.content or b"", result.headers, result.url)
                     entries = normalise_entries(parsed.entries, result.url)
-                    state["body_hash"] = body_hash
-                    state["title"] = feed["title"] or parsed.title
-                    state["site_url"] = parsed.link
-                    state["entry_count"] = len(entries)
                     ttl = max(ttl or 0, parsed.ttl_seconds or 0) or None
-                    outcome.status = "new-entries"
-                    state["ttl_seconds"] = ttl
-                    state["next_check_at"] = iso_in(schedule.after_success(feed["interval_seconds"], ttl, cfg, self.rng))
-                    with transaction(self.db):
-                        outcome.stats = process_entries(self.db, self._matcher, feed["id"], entries)
-                        store_feeds.update_feed_in_tx(self.db, feed["id"], state)
-                    self._matcher.refresh()
-                    log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
-                    return outcome
+                    state.update(
+                        body_hash=body_hash,
+                        title=feed["title"] or parsed.title,
+                        site_url=parsed.link,
+                        entry_count=len(entries),
+                        ttl_seconds=ttl,
+                        next_check_at=iso_in(schedule.after_success(feed["interval_seconds"], ttl, cfg, self.rng)),
+                    )
+                    full_text = self._matcher.full_text_candidates(feed["id"], entries) if feed["full_text"] else []
+                    return _Prepared(state, entries, full_text)
+                outcome.status = "unchanged"
             state["ttl_seconds"] = ttl if ttl is not None else feed["ttl_seconds"]
             state["next_check_at"] = iso_in(schedule.after_success(feed["interval_seconds"], state["ttl_seconds"], cfg, self.rng))
             store_feeds.update_feed(self.db, feed["id"], state)
@@ -177,9 +199,26 @@ class Poller:
         except ParseError as exc:
             return self._record_error(feed, str(exc), None, None, body_hash=None)
         except sqlite3.Error as exc:
-            # Disk full, a corrupt page: the transaction rolled back; the feed is retried later.
-            log.error("%s: store failed: %s", feed["url"], exc)
-            return self._record_error(feed, f"store failed: {exc}", None, None)
+            return self._store_failed(feed, exc)
+
+    def _commit(self, feed: dict, prepared: "_Prepared") -> FeedOutcome:
+        """Store a feed's new entries and its state in one transaction."""
+        outcome = FeedOutcome(feed["id"], feed["url"], "new-entries")
+        try:
+            with transaction(self.db):
+                outcome.stats = process_entries(self.db, self._matcher, feed["id"], prepared.entries)
+                store_feeds.update_feed_in_tx(self.db, feed["id"], prepared.state)
+        except sqlite3.Error as exc:
+            self._matcher = Matcher(self.db, self.config.match)  # its in-memory counts included the rolled-back batch
+            return self._store_failed(feed, exc)
+        self._matcher.refresh()
+        log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
+        return outcome
+
+    def _store_failed(self, feed: dict, exc: sqlite3.Error) -> FeedOutcome:
+        # Disk full, a corrupt page: the transaction rolled back; the feed is retried later.
+        log.error("%s: store failed: %s", feed["url"], exc)
+        return self._record_error(feed, f"store failed: {exc}", None, None)
 
     def _redirect_state(self, feed: dict, result: FetchResult) -> dict:
         target = result.permanent_target
@@ -208,6 +247,15 @@ class Poller:
             log.error("%s: could not record error: %s", feed["url"], exc)
         log.warning("%s: %s", feed["url"], state["last_error"])
         return FeedOutcome(feed["id"], feed["url"], "gone" if status == 410 else "error", error=state["last_error"])
+
+
+@dataclass
+class _Prepared:
+    """A parsed feed waiting to be stored: its new state, its entries, the entries to fetch in full."""
+
+    state: dict
+    entries: list[Entry]
+    full_text: list[Entry]
 
 
 def poll_feeds(

@@ -92,6 +92,25 @@ class Matcher:
             seed.vector = self.vocab.vector(seed.counts)
             seed.name_vector = self.vocab.vector(seed.names)
 
+    def full_text_candidates(self, feed_id: int, entries: list[Entry]) -> list[Entry]:
+        """New, brief entries with a link whose brief text already scores near a seed's threshold."""
+        known = store_articles.known_guids(self.db, feed_id, [e.guid for e in entries])
+        stored = store_articles.ids_by_url(self.db, [e.url for e in entries])
+        picked = []
+        for entry in entries:
+            if entry.guid in known or entry.url in stored or not entry.link:
+                continue
+            if len(entry.content.split()) >= self.config.full_text_min_words:
+                continue
+            f = _features(entry, self.config.shingle_size)
+            doc_vec, name_vec = self.vocab.vector(f.counts), self.vocab.vector(f.names)
+            if any(
+                blend(cosine(s.vector, doc_vec), cosine(s.name_vector, name_vec)).score >= s.threshold * self.config.full_text_prefilter
+                for s in self.seeds
+            ):
+                picked.append(entry)
+        return picked
+
     def judge(self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int]) -> list[Judgement]:
         """Score and verdict of one article for every seed."""
         doc_vec = self.vocab.vector(counts)

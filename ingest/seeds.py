@@ -178,9 +178,19 @@ def load_seed_file(path: str | Path, name: str | None = None) -> SeedDoc:
     return parse_seed(path.read_bytes(), str(path), name)
 
 
+def extract_main_text(html: bytes, url: str) -> str:
+    """The main text of an article page (trafilatura), or '' when it finds none."""
+    import trafilatura  # imported here: it takes a second, and only pages need it
+
+    try:
+        return (trafilatura.extract(html.decode("utf-8", errors="replace"), url=url, include_comments=False) or "").strip()
+    except Exception:  # noqa: BLE001 - a page that breaks the extractor has no text for us
+        return ""
+
+
 def seed_from_html(html: bytes, url: str, name: str | None = None) -> SeedDoc:
     """A SeedDoc from an article page: trafilatura finds the title and main text."""
-    import trafilatura  # imported here: it is slow to import and only URLs need it
+    import trafilatura
 
     doc = trafilatura.bare_extraction(html.decode("utf-8", errors="replace"), url=url, with_metadata=True)
     body = (getattr(doc, "text", None) or "").strip() if doc else ""

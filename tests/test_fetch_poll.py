@@ -275,3 +275,45 @@ def test_two_entries_with_one_url_in_one_feed_are_one_article(fresh_db, server):
     outcome, state = poll_one(fresh_db, feed["id"])
     assert state["status"] == "ok" and outcome.stats.new == 1
     assert fresh_db.execute("SELECT count(*) FROM article_feeds").fetchone()[0] == 2
+
+
+ARTICLE_PAGE = b"""<!doctype html><html><head><title>Iran drones</title></head><body>
+<nav>Home | World | Sport</nav><article><h1>Iran sends drones to Russia</h1>
+<p>Tehran shipped Shahed kamikaze drones to Moscow, Western officials said on Tuesday, and Russia has used them against Ukraine's energy grid.</p>
+<p>The Iranian drones are launched in swarms at power plants and substations around Kyiv, cutting electricity to millions of Ukrainian civilians.</p>
+<p>Iran denies supplying the weapons. Washington and Brussels answered with sanctions on the Iranian companies that build the Shahed drones.</p>
+</article><footer>Copyright News Example</footer></body></html>"""
+
+
+def test_full_text_fetches_promising_pages_once(fresh_db, server):
+    from ingest.manage import save_seed
+    from ingest.seeds import load_seed_file
+    from tests.conftest import FOUNDING_SEED
+
+    save_seed(fresh_db, load_seed_file(FOUNDING_SEED))
+    server.route("/articles/a.html", Response(ARTICLE_PAGE, headers={"Content-Type": "text/html"}))
+    server.route("/articles/b.html", Response(b"<html><body><p>Stocks rose.</p></body></html>", headers={"Content-Type": "text/html"}))
+    brief = [
+        {"title": "Iran sends drones to Russia", "link": server.url("/articles/a.html"), "guid": "a",
+         "description": "Tehran shipped Shahed drones to Moscow."},
+        {"title": "Markets rally", "link": server.url("/articles/b.html"), "guid": "b", "description": "Stocks rose on Tuesday."},
+    ]
+    feed_id, _ = store_feeds.add_feed(fresh_db, server.url("/brief.xml"), full_text=True)
+    server.route("/brief.xml", Response(rss(brief)))
+    outcome, _ = poll_one(fresh_db, feed_id)
+    assert outcome.stats.new == 2
+    content = fresh_db.execute("SELECT content FROM articles WHERE url = ?", [server.url("/articles/a.html")]).fetchone()[0]
+    assert "substations around Kyiv" in content and "Home | World" not in content
+    assert server.hits("/articles/a.html") == 1
+    assert server.hits("/articles/b.html") == 0  # an unrelated brief is not worth a fetch
+    # The feed changes, the article stays: its page is never fetched again.
+    server.route("/brief.xml", Response(rss(brief, title="Changed")))
+    poll_one(fresh_db, feed_id)
+    assert server.hits("/articles/a.html") == 1
+
+
+def test_feeds_without_full_text_never_fetch_pages(fresh_db, server):
+    server.route("/articles/a.html", Response(ARTICLE_PAGE, headers={"Content-Type": "text/html"}))
+    feed = add(fresh_db, server, "/brief.xml", Response(rss([{"title": "Iran drones", "link": server.url("/articles/a.html"), "guid": "a"}])))
+    poll_one(fresh_db, feed["id"])
+    assert server.hits("/articles/a.html") == 0
