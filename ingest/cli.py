@@ -389,9 +389,9 @@ def run(state: State, tick: float) -> None:
     """
     from .daemon import Daemon
 
-    state.db  # open (and migrate) before the scheduler starts: a bad path fails here, not in a job
     if state.verbose == 0 and not state.quiet:
         logging.getLogger().setLevel(logging.INFO)
+    # The daemon opens (and migrates) the store before its scheduler starts: a bad path fails here.
     sys.exit(Daemon(state.db_path, state.seeds_dir, state.config, tick).run())
 
 

@@ -37,12 +37,12 @@ class Daemon:
         self.stopping = threading.Event()
         self._signature: tuple | None = None
         self._poller: Poller | None = None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)  # before anything slow: a stop during start-up is clean too
         self.db = open_db(db_path)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._on_signal)
         # One worker: jobs never overlap, so they can share one connection.
         scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)}, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         scheduler.add_job(self.tick, "interval", seconds=self.tick_seconds, id="tick", next_run_time=datetime.now(timezone.utc))

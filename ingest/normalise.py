@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from .text import article_text
 
@@ -54,30 +54,48 @@ class Entry:
 
 
 def canonical_url(url: str) -> str:
-    """Canonical form of a URL: lower-case scheme/host, no default port, fragment or tracking parameters."""
+    """Canonical form of a URL: lower-case scheme/host, no default port, fragment or tracking parameters.
+
+    Percent-encoding is kept as published (%2F and %2B mean something else decoded); only characters that
+    must be encoded (spaces, non-ASCII) are, so the function is idempotent.
+    """
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         return url
     host = (parts.hostname or "").rstrip(".")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
     netloc = host
     if port is not None and port != DEFAULT_PORTS.get(scheme):
         netloc = f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=~%-._") or "/"
-    pairs = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    ]
-    query = urlencode(pairs, quote_via=quote, safe="/:@!$'()*+,;=~-._") if pairs else ""
+    path = _upper_escapes(quote(parts.path, safe=_URL_SAFE)) or "/"
+    kept = [p for p in parts.query.split("&") if p and not _is_tracking(p.split("=", 1)[0])]
+    query = _upper_escapes("&".join(quote(p, safe=_URL_SAFE + "=&?") for p in kept))
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _upper_escapes(text: str) -> str:
+    """%c3%a9 -> %C3%A9 (RFC 3986 6.2.2.1)."""
+    return _ESCAPE.sub(lambda m: m.group(0).upper(), text) if "%" in text else text
+
+
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+
+
+_URL_SAFE = "/:@!$&'()*+,;=~%-._"
+
+
+def _is_tracking(raw_key: str) -> bool:
+    key = unquote_plus(raw_key).lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
 
 
 _BLOCK_TAGS = {
@@ -132,6 +150,9 @@ def html_to_text(markup: str | None) -> str:
     return _NEWLINES.sub("\n", text).strip()
 
 
+_RFC822_YEAR = re.compile(r"(?<![\d:+])(-?\d{1,4})\s+\d{1,2}:\d{2}")
+
+
 def parse_date(value: object) -> str | None:
     """ISO-8601 UTC ('...Z') from an RFC 3339 or RFC 822 date string; None if absent or absurd."""
     if not isinstance(value, str) or not value.strip():
@@ -139,33 +160,32 @@ def parse_date(value: object) -> str | None:
     value = value.strip()
     when: datetime | None = None
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
+        year = _RFC822_YEAR.search(value)
+        if year and int(year.group(1)) < MIN_YEAR:
+            return None  # email.utils would read year 0000 or 0001 as 2000 or 2001
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
     if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return _clamp(when.astimezone(timezone.utc))
+    return _clamp(when)
 
 
 def _clamp(when: datetime) -> str | None:
+    """The UTC timestamp as stored, or None for dates before 1990 or more than two days ahead."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        when = when.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return None
     now = datetime.now(timezone.utc)
     if when.year < MIN_YEAR or (when - now).days > 2:
         return None
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _sane_iso(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return _clamp(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
 
 
 def safe_link(link: str | None, base: str) -> str | None:
@@ -174,9 +194,10 @@ def safe_link(link: str | None, base: str) -> str | None:
         return None
     try:
         absolute = urljoin(base, link.strip()) if base else link.strip()
+        scheme = urlsplit(absolute).scheme.lower()
     except ValueError:
         return None
-    return absolute if urlsplit(absolute).scheme.lower() in ("http", "https") else None
+    return absolute if scheme in ("http", "https") else None
 
 
 def _digest(*parts: str | None) -> str:
@@ -190,7 +211,7 @@ def _digest(*parts: str | None) -> str:
 def normalise_entries(entries: list[RawEntry], feed_url: str, max_text: int = 200_000) -> list[Entry]:
     """Normalise a feed's entries; entries without a link get a URL derived from the feed and their GUID."""
     out: list[Entry] = []
-    seen_guids: set[str] = set()
+    seen_guids: dict[str, str] = {}  # guid -> digest of what the entry said
     for raw in entries:
         link = safe_link(raw.link, feed_url)
         title = html_to_text(raw.title)[:1000]
@@ -199,12 +220,15 @@ def normalise_entries(entries: list[RawEntry], feed_url: str, max_text: int = 20
         if not (link or title or summary or content):
             continue
         guid = (raw.guid or "").strip()[:1000] or link or "sha1:" + _digest(title, summary or content)
+        said = _digest(link, title, summary or content)
         if guid in seen_guids:
+            if seen_guids[guid] == said:
+                continue  # the same entry twice
             # A feed that reuses one GUID for different entries: tell them apart by what they say.
-            guid = f"{guid}#{_digest(link, title, summary or content)}"
+            guid = f"{guid}#{said}"
             if guid in seen_guids:
                 continue
-        seen_guids.add(guid)
+        seen_guids[guid] = said
         url = canonical_url(link) if link else f"{canonical_url(feed_url)}#entry-{_digest(guid)}"
         out.append(
             Entry(
@@ -216,8 +240,8 @@ def normalise_entries(entries: list[RawEntry], feed_url: str, max_text: int = 20
                 content=content,
                 content_html=raw.content_html or raw.summary_html,
                 author=html_to_text(raw.author)[:300] or None,
-                published_at=_sane_iso(raw.published) or _sane_iso(raw.updated),
-                updated_at=_sane_iso(raw.updated),
+                published_at=parse_date(raw.published) or parse_date(raw.updated),
+                updated_at=parse_date(raw.updated),
                 language=raw.language,
             )
         )

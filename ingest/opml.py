@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .errors import OPMLError
 from .parser import neutralise_entities
 
-_OUTLINE = re.compile(r"<outline\b([^>]*?)/?>", re.IGNORECASE | re.DOTALL)
+_OUTLINE = re.compile(r"<outline\b", re.IGNORECASE)
 
 
 @dataclass
@@ -36,6 +36,8 @@ def parse_opml(data: bytes, source: str = "OPML") -> list[OPMLFeed]:
         raise OPMLError(f"{source} is not OPML: the root element is <{root.tag}>")
     feeds: list[OPMLFeed] = []
     _walk(root.find("body") if root.find("body") is not None else root, None, feeds)
+    if not feeds:
+        raise OPMLError(f"{source} lists no feeds (no <outline> with an xmlUrl)")
     return _unique(feeds)
 
 
@@ -53,9 +55,11 @@ def _walk(node: ET.Element, category: str | None, out: list[OPMLFeed]) -> None:
 
 def _parse_lenient(data: bytes) -> list[OPMLFeed]:
     text = data.decode("utf-8", errors="replace")
+    starts = [m.start() for m in _OUTLINE.finditer(text)]
     feeds = []
-    for m in _OUTLINE.finditer(text):
-        attrs = m.group(1)
+    # Each outline runs to the next one: unescaped quotes and '>' inside attributes break tag boundaries.
+    for start, end in zip(starts, [*starts[1:], len(text)]):
+        attrs = text[start:end]
         url = _attr(attrs, "xmlUrl")
         if url:
             feeds.append(OPMLFeed(url=url, title=_attr(attrs, "title") or _attr(attrs, "text"), site_url=_attr(attrs, "htmlUrl")))

@@ -62,8 +62,7 @@ class ParsedFeed:
 
 def neutralise_entities(data: bytes) -> bytes:
     """Drop DTD internal subsets and entity declarations before any XML parser sees them."""
-    head = data[:65536]
-    if b"<!" not in head:
+    if b"<!" not in data:
         return data
     if re.search(rb"<!(DOCTYPE|ENTITY)", data, re.IGNORECASE) is None:
         return data
@@ -182,7 +181,7 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
 
 
 def _looks_like_html(data: bytes) -> bool:
-    head = data[:1024].lower()
+    head = data[:65536].lower()
     return b"<html" in head or b"<!doctype html" in head or b"<head" in head or b"<body" in head
 
 

@@ -35,10 +35,11 @@ def after_success(
 ) -> float:
     """Seconds until the next check of a healthy feed: its interval, never sooner than its TTL (capped)."""
     rng = rng or random.Random()
-    base = max(interval or config.default_interval, config.min_interval)
-    if ttl:
-        base = max(base, min(ttl, config.max_ttl))
-    return _jittered(base, config.jitter, rng)
+    wait = _jittered(max(interval or config.default_interval, config.min_interval), config.jitter, rng)
+    floor = min(ttl, config.max_ttl) if ttl else 0
+    if floor > wait:
+        wait = floor * (1.0 + rng.uniform(0, config.jitter))  # jitter only later: never sooner than the TTL
+    return wait
 
 
 def after_error(

@@ -34,9 +34,10 @@ class SeedDoc:
 
 
 def slugify(text: str) -> str:
-    """A seed name from a file name or title: lower-case ASCII words joined by hyphens."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """A seed name from a file name or title: lower-case words joined by hyphens (accents dropped, scripts kept)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    text = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    slug = re.sub(r"[\W_]+", "-", text.lower()).strip("-")
     return slug[:60].strip("-") or "seed"
 
 

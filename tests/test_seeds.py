@@ -1,0 +1,284 @@
+"""ingest/seeds.py: seed files (.txt and .md with front matter), their failures, and slugs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import SeedError
+from ingest.seeds import load_seed_file, parse_seed, slugify
+
+REPO = Path(__file__).resolve().parent.parent
+FOUNDING = REPO / "seeds" / "russia-iran-sacred-alliance.txt"
+FOUNDING_TITLE = "RUSSIA-IRAN Moscow and Tehran cement a \u2018sacred alliance\u2019 against the West"
+
+BODY = (
+    "Russia launched dozens of Iranian-made Shahed drones at Kyiv overnight, targeting the energy grid "
+    "and leaving thousands of homes without power, officials said on Tuesday."
+)
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- the founding seed ---------------------------------------------------------------------------
+
+
+def test_founding_seed_title_skips_section_label() -> None:
+    seed = load_seed_file(FOUNDING)
+    assert seed.title == FOUNDING_TITLE
+    assert seed.title != "Asia"
+
+
+def test_founding_seed_body_without_label_and_source_link() -> None:
+    seed = load_seed_file(FOUNDING)
+    lines = [line.strip() for line in seed.body.splitlines()]
+    assert "Asia" not in lines
+    assert not seed.body.rstrip().endswith("Source link")
+    assert "Source link" not in lines
+    assert seed.body.startswith("The Iranians help Putin with the Shahed kamikaze drones.")
+    assert seed.body.rstrip().endswith("inside the Kremlin bunker.")
+    assert FOUNDING_TITLE not in seed.body
+
+
+def test_founding_seed_name_and_settings() -> None:
+    seed = load_seed_file(FOUNDING)
+    assert seed.name == "russia-iran-sacred-alliance"
+    assert seed.url is None and seed.threshold is None and seed.keywords == []
+    assert seed.source == str(FOUNDING)
+
+
+def test_name_argument_overrides_file_name() -> None:
+    assert load_seed_file(FOUNDING, name="My Story").name == "my-story"
+
+
+def test_content_hash_is_stable_and_content_sensitive() -> None:
+    a, b = load_seed_file(FOUNDING), load_seed_file(FOUNDING)
+    assert a.content_hash == b.content_hash and len(a.content_hash) == 64
+    b.body += " extra"
+    assert a.content_hash != b.content_hash
+
+
+# --- markdown with front matter ------------------------------------------------------------------
+
+
+def test_md_front_matter_fields(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "drones.md",
+        "---\n"
+        'title: "Drones over Kyiv: a night of strikes"\n'
+        "url: https://example.com/drones?id=1\n"
+        "name: Kyiv Drones\n"
+        "threshold: 0.25\n"
+        "keywords: [Shahed, +Kyiv, energy grid]\n"
+        "---\n\n" + BODY + "\n",
+    )
+    seed = load_seed_file(path)
+    assert seed.title == "Drones over Kyiv: a night of strikes"
+    assert seed.url == "https://example.com/drones?id=1"
+    assert seed.name == "kyiv-drones"
+    assert seed.threshold == 0.25
+    assert seed.keywords == ["Shahed", "+Kyiv", "energy grid"]
+    assert seed.body == BODY
+
+
+def test_md_front_matter_keywords_as_dash_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "list.md",
+        "---\ntitle: 'Shahed drones strike the grid'\nkeywords:\n  - Shahed\n  - \"energy grid\"\n  - +Kyiv\nthreshold: 0\n---\n" + BODY,
+    )
+    seed = load_seed_file(path)
+    assert seed.title == "Shahed drones strike the grid"
+    assert seed.keywords == ["Shahed", "energy grid", "+Kyiv"]
+    assert seed.threshold == 0.0
+    assert seed.name == "list"
+
+
+def test_md_without_front_matter_takes_heading_as_title(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "treaty.md",
+        "# Iran and Russia sign a treaty\n\nThe two countries signed a **strategic partnership** treaty in "
+        "[Moscow](https://example.com/moscow) on Friday, officials said.\n",
+    )
+    seed = load_seed_file(path)
+    assert seed.title == "Iran and Russia sign a treaty"
+    assert seed.body == "The two countries signed a strategic partnership treaty in Moscow on Friday, officials said."
+    assert "#" not in seed.body and "**" not in seed.body and "https://" not in seed.body
+
+
+def test_md_front_matter_without_title_uses_heading(tmp_path: Path) -> None:
+    path = write(tmp_path, "h.md", "---\nthreshold: 0.4\n---\n# Heading is the title here\n\n" + BODY)
+    seed = load_seed_file(path)
+    assert seed.title == "Heading is the title here"
+    assert seed.threshold == 0.4
+    assert seed.body == BODY
+
+
+def test_txt_seed_first_headline_line_is_title(tmp_path: Path) -> None:
+    path = write(tmp_path, "plain.txt", "Europe\n\nShahed drones strike Kyiv's power grid overnight\n\n" + BODY + "\n\nSource link\n")
+    seed = load_seed_file(path)
+    assert seed.title == "Shahed drones strike Kyiv's power grid overnight"
+    assert seed.body == BODY
+
+
+def test_cp1252_seed_is_decoded(tmp_path: Path) -> None:
+    text = "Caf\u00e9 owners in Tehran protest \u2018unfair\u2019 new taxes\n\n" + BODY
+    seed = load_seed_file(write(tmp_path, "cp.txt", text.encode("cp1252")))
+    assert seed.title == "Caf\u00e9 owners in Tehran protest \u2018unfair\u2019 new taxes"
+
+
+def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
+    seed = load_seed_file(write(tmp_path, "bom.txt", b"\xef\xbb\xbf" + ("Shahed drones strike Kyiv again\n\n" + BODY).encode()))
+    assert seed.title == "Shahed drones strike Kyiv again"
+
+
+# --- non-English seeds ---------------------------------------------------------------------------
+
+RUSSIAN = (
+    "Россия и Иран укрепляют «священный союз» против Запада\n\n"
+    "Москва и Тегеран расширяют военное сотрудничество: иранские беспилотники «Шахед» используются "
+    "против энергетической системы Украины.\n"
+)
+PERSIAN = (
+    "روسیه و ایران اتحاد مقدس علیه غرب را تحکیم می‌کنند\n\n"
+    "مسکو و تهران همکاری نظامی خود را گسترش می‌دهند و پهپادهای شاهد علیه شبکه انرژی اوکراین به کار می‌روند.\n"
+)
+
+
+def test_russian_seed(tmp_path: Path) -> None:
+    seed = load_seed_file(write(tmp_path, "russia-iran-ru.txt", RUSSIAN))
+    assert seed.title == "Россия и Иран укрепляют «священный союз» против Запада"
+    assert seed.body.startswith("Москва и Тегеран")
+    assert seed.name == "russia-iran-ru"
+
+
+def test_persian_seed(tmp_path: Path) -> None:
+    seed = load_seed_file(write(tmp_path, "iran-fa.txt", "اخبار\n\n" + PERSIAN))
+    assert seed.title == "روسیه و ایران اتحاد مقدس علیه غرب را تحکیم می‌کنند"  # the one-word label is skipped
+    assert seed.body.startswith("مسکو و تهران")
+
+
+def test_seeds_with_non_latin_file_names_get_distinct_names(tmp_path: Path) -> None:
+    a = load_seed_file(write(tmp_path, "новости.txt", RUSSIAN))
+    b = load_seed_file(write(tmp_path, "خبر.txt", PERSIAN))
+    assert a.name and b.name
+    assert a.name != b.name
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SeedError, match="does not exist"):
+        load_seed_file(tmp_path / "nope.txt")
+
+
+def test_folder(tmp_path: Path) -> None:
+    (tmp_path / "dir.txt").mkdir()
+    with pytest.raises(SeedError, match="folder"):
+        load_seed_file(tmp_path / "dir.txt")
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\n\t  \n"])
+def test_empty_file(tmp_path: Path, content: bytes) -> None:
+    with pytest.raises(SeedError, match="empty"):
+        load_seed_file(write(tmp_path, "empty.txt", content))
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    data = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+    with pytest.raises(SeedError, match="binary"):
+        load_seed_file(write(tmp_path, "image.txt", data))
+
+
+def test_text_with_nul_bytes_is_binary(tmp_path: Path) -> None:
+    with pytest.raises(SeedError, match="binary"):
+        load_seed_file(write(tmp_path, "nul.txt", (BODY + "\0" + BODY).encode()))
+
+
+def test_three_megabyte_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "big.txt", ("word " * 10 + "\n") * 60_000)
+    assert path.stat().st_size > 3_000_000
+    with pytest.raises(SeedError, match="MiB"):
+        load_seed_file(path)
+
+
+def test_three_megabyte_bytes_to_parse_seed() -> None:
+    with pytest.raises(SeedError, match="MiB"):
+        parse_seed(b"word " * 620_000, "big.txt")
+
+
+@pytest.mark.parametrize("name", ["article.pdf", "article.docx", "article.html", "article"])
+def test_wrong_suffix(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, name, "Shahed drones strike Kyiv again\n\n" + BODY)
+    with pytest.raises(SeedError, match=r"\.txt or \.md"):
+        load_seed_file(path)
+
+
+def test_front_matter_never_closed(tmp_path: Path) -> None:
+    path = write(tmp_path, "open.md", "---\ntitle: Drones over Kyiv tonight\n" + BODY + "\n")
+    with pytest.raises(SeedError, match="never closes"):
+        load_seed_file(path)
+
+
+@pytest.mark.parametrize(("value", "message"), [("abc", "not a number"), ("1.5", "outside 0..1"), ("-0.1", "outside 0..1")])
+def test_bad_threshold(tmp_path: Path, value: str, message: str) -> None:
+    path = write(tmp_path, "t.md", f"---\ntitle: Drones over Kyiv tonight\nthreshold: {value}\n---\n{BODY}\n")
+    with pytest.raises(SeedError, match=message):
+        load_seed_file(path)
+
+
+def test_front_matter_bad_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.md", "---\ntitle: Drones over Kyiv tonight\nthis is not a key value line\n---\n" + BODY)
+    with pytest.raises(SeedError, match="key: value"):
+        load_seed_file(path)
+
+
+@pytest.mark.parametrize("text", ["Too few words here.\n", "Asia\n\nShort headline only\n\nSource link\n"])
+def test_too_few_words(tmp_path: Path, text: str) -> None:
+    with pytest.raises(SeedError, match="too little text"):
+        load_seed_file(write(tmp_path, "few.txt", text))
+
+
+def test_error_messages_name_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "few-words.txt", "Too few words here.\n")
+    with pytest.raises(SeedError) as info:
+        load_seed_file(path)
+    assert "few-words.txt" in str(info.value)
+
+
+# --- slugify -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("russia-iran-sacred-alliance", "russia-iran-sacred-alliance"),
+        ("Kyiv Drones", "kyiv-drones"),
+        ("  --Hello, World!--  ", "hello-world"),
+        ("Café déjà vu", "cafe-deja-vu"),
+        ("RUSSIA-IRAN Moscow & Tehran", "russia-iran-moscow-tehran"),
+        ("under_score and 2,400 drones", "under-score-and-2-400-drones"),
+        ("", "seed"),
+        ("!!!", "seed"),
+    ],
+)
+def test_slugify(text: str, slug: str) -> None:
+    assert slugify(text) == slug
+
+
+def test_slugify_is_bounded_and_clean() -> None:
+    slug = slugify("a very long title " * 20)
+    assert len(slug) <= 60
+    assert not slug.startswith("-") and not slug.endswith("-")
+    assert slugify(slug) == slug
