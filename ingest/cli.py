@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,7 +113,12 @@ pass_state = click.make_pass_decorator(State)
 
 @cli.group()
 def seeds() -> None:
-    """Seed articles: the stories to follow."""
+    """Seed articles: the stories to follow.
+
+    Example:
+
+        seedwatch seeds add seeds/russia-iran-sacred-alliance.txt && seedwatch seeds list
+    """
 
 
 @seeds.command("add")
@@ -150,6 +155,7 @@ def seeds_list(state: State, fmt: str) -> None:
     """
     rows = [
         {k: r[k] for k in ("id", "name", "title", "threshold", "keywords", "related", "copies", "source", "updated_at")}
+        | {"keywords": json.loads(r["keywords"] or "[]")}
         for r in store_seeds.list_seeds(state.db)
     ]
     if fmt == "json":
@@ -197,7 +203,12 @@ def seeds_sync(state: State) -> None:
 
 @cli.group()
 def feeds() -> None:
-    """Feeds to poll, and their health."""
+    """Feeds to poll, and their health.
+
+    Example:
+
+        seedwatch feeds import seeds/feeds.opml && seedwatch feeds list
+    """
 
 
 @feeds.command("add")
@@ -220,7 +231,7 @@ def feeds_add(state: State, urls: tuple[str, ...], interval: str | None, full_te
     from .schedule import parse_interval
 
     seconds = None
-    if interval:
+    if interval is not None:
         try:
             seconds = parse_interval(interval)
         except ValueError as exc:

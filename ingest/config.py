@@ -56,7 +56,7 @@ class MatchConfig:
     copy_aligned: float = 0.8  # aligned containment (share of the shorter text's words, in order) for a copy
     duplicate_aligned: float = 0.8
     min_shingles: int = 8  # texts shorter than this are never judged copies
-    full_text_prefilter: float = 0.5  # --full-text feeds: fetch the page when a brief scores >= this x threshold
+    full_text_prefilter: float = 0.3  # --full-text feeds: fetch the page when a brief scores >= this x threshold
     full_text_min_words: int = 150  # entries with at least this much text are not fetched again
 
 

@@ -55,10 +55,11 @@ def run_demo(keep: Path | None = None) -> None:
 def _report(db, seed_name: str) -> None:
     rows = store_review.query_matches(db, verdict="all", status="all", include_duplicates=True, limit=None)
     copies = [r for r in rows if r["verdict"] == "copy"]
-    related = sorted((r for r in rows if r["verdict"] == "related" and not r["duplicate_of"]), key=lambda r: -r["score"])
+    listed = store_review.query_matches(db, verdict="related", status="all", limit=None)  # as `query` shows them
+    related = sorted(listed, key=lambda r: -r["score"])
     duplicates = [r for r in rows if r["duplicate_of"]]
     unrelated = [r for r in rows if r["verdict"] == "unrelated"]
-    click.echo(f"\nRelated to {seed_name} ({len(related)}):")
+    click.echo(f"\nRelated to {seed_name} ({len(related)}, duplicates collapsed):")
     for r in related:
         click.echo(f"  #{r['id']:<3} {r['score']:.2f}  {r['title']}")
     click.echo(f"\nCopies of the seed ({len(copies)}):")

@@ -7,6 +7,7 @@ request handler and writes whatever it likes (slow drips, redirects, hangs).
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up (a cancelled fetch, a closed keep-alive connection) is not an error here.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.routes: dict[str, Route] = {}
@@ -84,7 +91,9 @@ class LocalServer:
     def __init__(self, routes: dict[str, Route] | None = None):
         self._server = _Server()
         self._server.routes.update(routes or {})
-        self._thread = threading.Thread(target=self._server.serve_forever, name="seedwatch-localserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="seedwatch-localserver", daemon=True
+        )
 
     @property
     def port(self) -> int:

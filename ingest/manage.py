@@ -14,7 +14,7 @@ from store import feeds as store_feeds
 from store import seeds as store_seeds
 
 from .config import Config, FetchConfig
-from .errors import ParseError, SeedError, UsageError
+from .errors import FetchError, ParseError, SeedError, UsageError
 from .fetcher import Fetcher
 from .opml import parse_feed_list, parse_opml
 from .parser import discover_feeds, parse_feed
@@ -57,10 +57,8 @@ def load_seed(source: str, name: str | None = None, fetch: FetchConfig | None = 
 
         try:
             return asyncio.run(get())
-        except SeedError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any fetch failure is the seed's problem to report
-            raise SeedError(f"cannot load seed from {source}: {exc}") from None
+        except FetchError as exc:  # the network failed, not the user: exit 1, like feeds add
+            raise FetchError(f"cannot load seed from {source}: {exc}") from None
     return load_seed_file(source, name)
 
 

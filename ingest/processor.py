@@ -13,7 +13,7 @@ from store import seeds as store_seeds
 from store.db import transaction
 
 from .config import MatchConfig
-from .dedupe import aligned_containment, containment, find_duplicate, sample, shingles_of, tokens
+from .dedupe import aligned_containment, containment, find_duplicate, index_keys, shingles_of, tokens
 from .normalise import Entry
 from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, parse_keywords, terms
 from .text import article_text
@@ -194,7 +194,7 @@ def process_entries(
         )
         by_url[entry.url] = article_id
         store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
-        store_articles.add_shingles_tx(db, article_id, sample(f.hashes))
+        store_articles.add_shingles_tx(db, article_id, index_keys(f.words, f.hashes, config.shingle_size))
         _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
         stats.new += 1
         stats.duplicates += bool(duplicate)

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .text import STOPWORDS, fold, words
+from .text import STOPWORDS, words
 
 TITLE_WEIGHT = 2  # a title word counts as much as two body words
 NUMBER_WEIGHT = 2  # figures (2,400 drones; 6.1 magnitude) are specific to one story

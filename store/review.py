@@ -59,7 +59,12 @@ def query_matches(
         where.append("m.score >= ?")
         params.append(min_score)
     if not include_duplicates:
-        where.append("a.duplicate_of IS NULL")
+        # Collapse a duplicate into its original, unless the original itself is not listed for this seed.
+        where.append(
+            f"(a.duplicate_of IS NULL OR NOT EXISTS (SELECT 1 FROM matches o WHERE o.article_id = a.duplicate_of"
+            f" AND o.seed_id = m.seed_id AND o.verdict IN ({','.join('?' * len(verdicts))})))"
+        )
+        params.extend(verdicts)
     order = "coalesce(a.published_at, a.first_seen_at) DESC, m.score DESC, a.id DESC"
     join = ""
     if text:
