@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test test-slow run clean
+.PHONY: help demo test test-slow run eval clean
 
 help:
 	@echo "make demo       run the whole pipeline offline on bundled sample feeds"
 	@echo "make test       run the test suite"
 	@echo "make run        start the daemon on ./seedwatch.db and seeds/"
+	@echo "make eval       relevance and copy/duplicate quality on ../shared/eval (EVAL_DATA=...)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+EVAL_DATA ?= ../shared/eval/ecbplus-dev.jsonl
+
+eval: $(STAMP)
+	$(BIN)/python bench/eval_quality.py $(EVAL_DATA) --json bench/results/eval.json
 
 run: $(STAMP)
 	$(BIN)/seedwatch --db ./seedwatch.db --seeds-dir seeds run
