@@ -57,19 +57,18 @@ def _decode(data: bytes, source: str) -> str:
         return text
 
 
-def _is_preamble(line: str) -> bool:
-    """A line above the headline that is not text: a section label ("Asia"), a URL, a date line."""
-    words_ = line.split()
-    return len(words_) <= 3 or line.lower().startswith(("http:", "https:", "www."))
+def _is_label(line: str) -> bool:
+    """A line above the headline that is a section label ("Asia", "World news"), not a headline."""
+    return len(line.split()) <= 3
 
 
 def split_title(text: str) -> tuple[str, str]:
-    """Title (the first line after any section label or URL line) and the body below it."""
+    """Title (the first line after any section labels, however long) and the body below it."""
     lines = [line.strip() for line in text.splitlines()]
     nonblank = [i for i, line in enumerate(lines) if line]
     if not nonblank:
         return "", ""
-    title_at = next((i for i in nonblank[:5] if not _is_preamble(lines[i])), nonblank[0])
+    title_at = next((i for i in nonblank[:5] if not _is_label(lines[i])), nonblank[0])
     title = lines[title_at]
     body = strip_boilerplate("\n".join(lines[title_at + 1 :]))
     return title, body.strip()
