@@ -15,7 +15,7 @@ from store.db import transaction
 from .config import MatchConfig
 from .dedupe import aligned_containment, containment, find_duplicate, index_keys, shingles_of, tokens
 from .normalise import Entry
-from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, parse_keywords, terms
+from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms
 from .text import article_text
 
 
@@ -115,9 +115,11 @@ class Matcher:
         """Score and verdict of one article for every seed."""
         doc_vec = self.vocab.vector(counts)
         name_vec = self.vocab.vector(names)
+        lift = length_lift(len(counts))
         out = []
         for seed in self.seeds:
             scored: Scored = blend(cosine(seed.vector, doc_vec), cosine(seed.name_vector, name_vec))
+            scored.score = min(1.0, scored.score * lift)
             scored = apply_keywords(scored, counts, seed.must, seed.boost)
             shared = len(hashes & seed.hashes)
             copy_score = 0.0

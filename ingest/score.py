@@ -18,6 +18,8 @@ from .text import STOPWORDS, words
 TITLE_WEIGHT = 2  # a title word counts as much as two body words
 NUMBER_WEIGHT = 2  # figures (2,400 drones; 6.1 magnitude) are specific to one story
 ENTITY_SHARE = 0.3  # weight of the entity channel in the blended score
+SHORT_TERMS = 80  # documents with fewer distinct terms than this get their score lifted ...
+SHORT_LIFT = 0.2  # ... by this x log(SHORT_TERMS / terms)
 KEYWORD_BOOST = 0.05  # per boost keyword the article contains
 _ENTITY = re.compile(r"(?:[^\W\d_][\w'\u2019-]*|\d[\d.,:/-]*)", re.UNICODE)
 _SENTENCE_END = ".!?:\"\u201c\u2018('"
@@ -115,6 +117,17 @@ def parse_keywords(keywords: list[str]) -> tuple[list[str], list[str]]:
         target = must if k.startswith("+") else boost
         target.extend(stem(w) for w in words(k.lstrip("+")))
     return must, boost
+
+
+def length_lift(distinct_terms: int) -> float:
+    """Factor putting a short text's cosine on the scale of a full article's.
+
+    A 20-term brief cannot reach the cosine a 300-term article does with the same seed, however
+    on-topic it is; without this, one threshold is either too high for briefs or too low for articles.
+    """
+    if distinct_terms <= 0 or distinct_terms >= SHORT_TERMS:
+        return 1.0
+    return 1.0 + SHORT_LIFT * math.log(SHORT_TERMS / distinct_terms)
 
 
 def blend(words_: Scored, names: Scored, share: float = ENTITY_SHARE) -> Scored:
