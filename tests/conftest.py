@@ -14,7 +14,7 @@ from ingest.localserver import LocalServer, Response
 from store.db import open_db
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+REAL_OPML = REPO / "tests" / "data" / "opml"  # real feed lists (CC0) copied from shared/feeds
 FOUNDING_SEED = REPO / "seeds" / "russia-iran-sacred-alliance.txt"
 DEMO_DATA = Path(str(resources.files("ingest") / "demo_data"))
 

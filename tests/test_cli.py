@@ -25,7 +25,7 @@ from click.testing import CliRunner, Result
 from ingest.cli import cli
 from ingest.config import VERSION
 from ingest.localserver import Response, _Server
-from tests.conftest import DEMO_DATA, FOUNDING_SEED, REPO, SHARED, Runner, rss
+from tests.conftest import DEMO_DATA, FOUNDING_SEED, REAL_OPML, REPO, Runner, rss
 
 SEED = "russia-iran-sacred-alliance"
 COPY_TITLE = "Moscow and Tehran cement a 'sacred alliance' against the West"
@@ -35,7 +35,7 @@ DEMO_ARTICLES = 34  # demo_data/README.md: 34 items, one of them a two-feed dupl
 QUERY_FIELDS = {"id", "url", "title", "published_at", "first_seen_at", "feed_url", "seed", "score", "verdict", "status", "duplicate_of"}
 FEED_FIELDS = {"id", "url", "title", "status", "last_success_at", "error_count", "last_error", "next_check_at"}
 ATOM = "{http://www.w3.org/2005/Atom}"
-RUSSIA_OPML = SHARED / "feeds" / "russia.opml"
+RUSSIA_OPML = REAL_OPML / "russia.opml"
 
 ITEM = {
     "title": "Iran sends more Shahed drones to Russia",

@@ -13,7 +13,7 @@ from ingest.errors import OPMLError
 from ingest.opml import parse_feed_list, parse_opml, write_opml
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_FEEDS = REPO.parent / "shared" / "feeds"
+SHARED_FEEDS = REPO / "tests" / "data" / "opml"  # copies of shared/feeds (CC0)
 OPML_FILES = sorted(SHARED_FEEDS.glob("*.opml"))
 STARTER = REPO / "seeds" / "feeds.opml"
 
