@@ -172,8 +172,9 @@ def process_entries(
         matcher.vocab.add(f.counts)
     matcher.refresh()
     for entry, f in zip(fresh, features):
+        keys = index_keys(f.words, f.hashes, config.shingle_size)
         duplicate = find_duplicate(
-            db, f.words, f.hashes, config.shingle_size, config.copy_prefilter, config.duplicate_aligned, config.min_shingles
+            db, f.words, f.hashes, keys, config.shingle_size, config.copy_prefilter, config.duplicate_aligned, config.min_shingles
         )
         article_id = store_articles.insert_article_tx(
             db,
@@ -192,11 +193,12 @@ def process_entries(
                 "duplicate_of": duplicate.article_id if duplicate else None,
                 "duplicate_score": round(duplicate.score, 4) if duplicate else None,
                 "shingle_count": len(f.hashes),
+                "index_keys": len(keys),
             },
         )
         by_url[entry.url] = article_id
         store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
-        store_articles.add_shingles_tx(db, article_id, index_keys(f.words, f.hashes, config.shingle_size))
+        store_articles.add_shingles_tx(db, article_id, keys)
         _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
         stats.new += 1
         stats.duplicates += bool(duplicate)

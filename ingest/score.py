@@ -8,6 +8,7 @@ words; the names, places and figures are what tell them apart. Every score can b
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -25,6 +26,7 @@ _ENTITY = re.compile(r"(?:[^\W\d_][\w'\u2019-]*|\d[\d.,:/-]*)", re.UNICODE)
 _SENTENCE_END = ".!?:\"\u201c\u2018('"
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light English plural fold (drones -> drone, sanctions -> sanction), nothing cleverer."""
     if len(word) > 4 and word.endswith("ies"):
@@ -76,12 +78,17 @@ class Vocabulary:
     docs: int = 0
     pending: Counter[str] = field(default_factory=Counter)  # counted since the last flush to the store
     pending_docs: int = 0
+    _idf: dict[str, float] = field(default_factory=dict)  # valid until the next add()
 
     def idf(self, term: str) -> float:
-        return math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+        value = self._idf.get(term)
+        if value is None:
+            value = self._idf[term] = math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+        return value
 
     def add(self, counts: Counter[str]) -> None:
         """Count one more document."""
+        self._idf.clear()
         for term in counts:
             self.df[term] = self.df.get(term, 0) + 1
         self.docs += 1
@@ -95,7 +102,8 @@ class Vocabulary:
 
     def vector(self, counts: Counter[str]) -> dict[str, float]:
         """A unit-length TF-IDF vector (sub-linear TF)."""
-        vec = {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items()}
+        idf, log = self.idf, math.log
+        vec = {t: (1.0 + log(c)) * idf(t) for t, c in counts.items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 

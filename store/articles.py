@@ -16,9 +16,10 @@ from .db import iso
 
 ARTICLE_FIELDS = (
     "url", "link", "guid", "title", "summary", "content", "content_html", "author",
-    "published_at", "updated_at", "language", "duplicate_of", "duplicate_score", "shingle_count",
+    "published_at", "updated_at", "language", "duplicate_of", "duplicate_score", "shingle_count", "index_keys",
 )
 _CHUNK = 500  # SQLite's default host-parameter limit is well above this
+_MAX_KEYS = 2000  # index keys looked up per text (a 10,000-word text has more; its head decides)
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
@@ -67,24 +68,20 @@ def add_shingles_tx(db: sqlite_utils.Database, article_id: int, hashes: Iterable
     db.conn.executemany("INSERT OR IGNORE INTO shingles (hash, article_id) VALUES (?, ?)", [(h, article_id) for h in hashes])
 
 
-def shingle_candidates(db: sqlite_utils.Database, hashes: list[int], min_overlap: int) -> list[dict]:
-    """Stored articles sharing at least min_overlap of these sampled shingle hashes, most shared first."""
-    if not hashes:
+def shingle_candidates(db: sqlite_utils.Database, keys: list[int], min_overlap: int, limit: int = 50) -> list[dict]:
+    """Stored articles sharing at least min_overlap of these index keys, most shared first."""
+    if not keys:
         return []
-    counts: Counter[int] = Counter()
-    for chunk in _chunks(hashes):
-        marks = ",".join("?" * len(chunk))
-        counts.update(r[0] for r in db.execute(f"SELECT article_id FROM shingles WHERE hash IN ({marks})", chunk))
-    ids = [i for i, n in counts.items() if n >= min_overlap]
-    if not ids:
-        return []
-    rows: list[dict] = []
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        rows.extend(db.query(f"SELECT id, duplicate_of, shingle_count FROM articles WHERE id IN ({marks})", chunk))
-    for row in rows:
-        row["overlap"] = counts[row["id"]]
-    return sorted(rows, key=lambda r: (-r["overlap"], r["id"]))
+    keys = keys[:_MAX_KEYS]
+    marks = ",".join("?" * len(keys))
+    return list(
+        db.query(
+            f"SELECT s.article_id AS id, count(*) AS overlap, a.duplicate_of, a.index_keys"
+            f" FROM shingles s JOIN articles a ON a.id = s.article_id WHERE s.hash IN ({marks})"
+            f" GROUP BY s.article_id HAVING overlap >= ? ORDER BY overlap DESC, s.article_id LIMIT ?",
+            [*keys, min_overlap, limit],
+        )
+    )
 
 
 def load_df(db: sqlite_utils.Database) -> tuple[dict[str, int], int]:

@@ -147,7 +147,13 @@ def run_script(db: sqlite_utils.Database, script: str) -> None:
         raise ValueError(f"incomplete SQL statement: {buffer[:80]}")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Index keys per article (for containment estimates); the shingle hash changed, so old keys go."""
+    db.execute("ALTER TABLE articles ADD COLUMN index_keys INTEGER NOT NULL DEFAULT 0")
+    db.execute("DELETE FROM shingles")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 def version(db: sqlite_utils.Database) -> int:
