@@ -2,4 +2,5 @@
 
 from .cli import main
 
-main()
+if __name__ == "__main__":  # parser processes (forkserver) import this module without running it
+    main()

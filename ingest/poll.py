@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
+import os
 import random
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -27,11 +30,13 @@ from .config import Config
 from .errors import FetchError, HTTPStatusError, ParseError
 from .fetcher import Fetcher, FetchResult
 from .normalise import Entry, normalise_entries
-from .parser import parse_feed
+from .parser import ParsedFeed, parse_feed
 from .seeds import extract_main_text
-from .processor import Matcher, ProcessStats, process_entries
+from .processor import Features, Matcher, ProcessStats, features_of, process_entries
 
 log = logging.getLogger("seedwatch.poll")
+
+PARALLEL_MIN_FEEDS = 8  # below this, starting parser processes costs more than it saves
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Poller:
         self.rng = random.Random()
         self.stop = threading.Event()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedwatch-store")
+        self._pool: ProcessPoolExecutor | None = None  # parses and extracts features on every core
         self._matcher: Matcher | None = None
 
     async def poll(
@@ -82,6 +88,8 @@ class Poller:
         """Poll these feeds concurrently (within the fetcher's limits); never raises for a feed's fault."""
         started = time.monotonic()
         summary = PollSummary(feeds=len(feeds))
+        if len(feeds) >= PARALLEL_MIN_FEEDS and (os.cpu_count() or 1) > 1 and self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("forkserver"))
         loop = asyncio.get_running_loop()
         self._matcher = await loop.run_in_executor(self._worker, Matcher, self.db, self.config.match)
         own_fetcher = self.fetcher is None
@@ -118,6 +126,8 @@ class Poller:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     async def refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         """Fetch one feed and store what is new; every failure is recorded on the feed, not raised."""
@@ -134,11 +144,24 @@ class Poller:
             return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), exc.status, exc.retry_after)
         except FetchError as exc:
             return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
-        prepared = await loop.run_in_executor(self._worker, self._prepare, feed, result)
+        extracted = None
+        if self._pool is not None and not result.not_modified and body_hash(result) != feed["body_hash"]:
+            try:
+                extracted = await loop.run_in_executor(
+                    self._pool, extract, result.content or b"", result.headers, result.url, self.config.match.shingle_size
+                )
+            except ParseError as exc:
+                return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
+            except BrokenProcessPool:
+                # A parser process died (out of memory, a crash in a C extension): parse this one here.
+                log.error("%s: parser process died; parsing in the main process", feed["url"])
+        prepared = await loop.run_in_executor(self._worker, self._prepare, feed, result, extracted)
         if isinstance(prepared, FeedOutcome):
             return prepared
         if prepared.full_text:
             await self._fetch_full_text(fetcher, prepared.full_text)
+            for entry in prepared.full_text:
+                prepared.features.pop(entry.guid, None)  # its text changed
         return await loop.run_in_executor(self._worker, self._commit, feed, prepared)
 
     async def _fetch_full_text(self, fetcher: Fetcher, entries: list[Entry]) -> None:
@@ -164,7 +187,7 @@ class Poller:
 
     # Everything below runs on the store worker thread.
 
-    def _prepare(self, feed: dict, result: FetchResult) -> "FeedOutcome | _Prepared":
+    def _prepare(self, feed: dict, result: FetchResult, extracted: "Extracted | None" = None) -> "FeedOutcome | _Prepared":
         """Parse a fetched body; a 304, an unchanged body or a parse error ends the poll here."""
         cfg = self.config.schedule
         now = iso()
@@ -176,13 +199,16 @@ class Poller:
             if not result.not_modified:
                 state["etag"] = result.headers.get("etag")
                 state["last_modified"] = result.headers.get("last-modified")
-                body_hash = hashlib.sha256(result.content or b"").hexdigest()
-                if body_hash != feed["body_hash"]:
-                    parsed = parse_feed(result.content or b"", result.headers, result.url)
-                    entries = normalise_entries(parsed.entries, result.url)
+                new_hash = body_hash(result)
+                if new_hash != feed["body_hash"]:
+                    if extracted is None:
+                        parsed = parse_feed(result.content or b"", result.headers, result.url)
+                        entries, features = normalise_entries(parsed.entries, result.url), {}
+                    else:
+                        parsed, entries, features = extracted.feed, extracted.entries, extracted.features
                     ttl = max(ttl or 0, parsed.ttl_seconds or 0) or None
                     state.update(
-                        body_hash=body_hash,
+                        body_hash=new_hash,
                         title=feed["title"] or parsed.title,
                         site_url=parsed.link,
                         entry_count=len(entries),
@@ -190,7 +216,7 @@ class Poller:
                         next_check_at=iso_in(schedule.after_success(feed["interval_seconds"], ttl, cfg, self.rng)),
                     )
                     full_text = self._matcher.full_text_candidates(feed["id"], entries) if feed["full_text"] else []
-                    return _Prepared(state, entries, full_text)
+                    return _Prepared(state, entries, full_text, features)
                 outcome.status = "unchanged"
             state["ttl_seconds"] = ttl if ttl is not None else feed["ttl_seconds"]
             state["next_check_at"] = iso_in(schedule.after_success(feed["interval_seconds"], state["ttl_seconds"], cfg, self.rng))
@@ -206,7 +232,7 @@ class Poller:
         outcome = FeedOutcome(feed["id"], feed["url"], "new-entries")
         try:
             with transaction(self.db):
-                outcome.stats = process_entries(self.db, self._matcher, feed["id"], prepared.entries)
+                outcome.stats = process_entries(self.db, self._matcher, feed["id"], prepared.entries, prepared.features)
                 store_feeds.update_feed_in_tx(self.db, feed["id"], prepared.state)
         except sqlite3.Error as exc:
             self._matcher = Matcher(self.db, self.config.match)  # its in-memory counts included the rolled-back batch
@@ -256,6 +282,28 @@ class _Prepared:
     state: dict
     entries: list[Entry]
     full_text: list[Entry]
+    features: dict[str, Features]
+
+
+@dataclass
+class Extracted:
+    """What a parser process returns: the feed's metadata, its normalised entries and their features."""
+
+    feed: ParsedFeed
+    entries: list[Entry]
+    features: dict[str, Features]
+
+
+def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int) -> Extracted:
+    """Parse, normalise and extract features: pure CPU work, run in a parser process."""
+    parsed = parse_feed(content, headers, url)
+    entries = normalise_entries(parsed.entries, url)
+    parsed.entries = []  # already normalised; no need to send them back
+    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size) for e in entries})
+
+
+def body_hash(result: FetchResult) -> str:
+    return hashlib.sha256(result.content or b"").hexdigest()
 
 
 def poll_feeds(

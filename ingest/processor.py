@@ -102,7 +102,7 @@ class Matcher:
                 continue
             if len(entry.content.split()) >= self.config.full_text_min_words:
                 continue
-            f = _features(entry, self.config.shingle_size)
+            f = features_of(entry, self.config.shingle_size)
             doc_vec, name_vec = self.vocab.vector(f.counts), self.vocab.vector(f.names)
             if any(
                 blend(cosine(s.vector, doc_vec), cosine(s.name_vector, name_vec)).score >= s.threshold * self.config.full_text_prefilter
@@ -144,9 +144,16 @@ class Matcher:
 
 
 def process_entries(
-    db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entries: list[Entry]
+    db: sqlite_utils.Database,
+    matcher: Matcher,
+    feed_id: int,
+    entries: list[Entry],
+    precomputed: dict[str, "Features"] | None = None,
 ) -> ProcessStats:
-    """Store a feed's entries inside the caller's transaction; each article once, judged once per seed."""
+    """Store a feed's entries inside the caller's transaction; each article once, judged once per seed.
+
+    precomputed maps a GUID to the features a parser process already extracted from that entry.
+    """
     stats = ProcessStats()
     config = matcher.config
     known = store_articles.known_guids(db, feed_id, [e.guid for e in entries])
@@ -167,7 +174,8 @@ def process_entries(
             fresh.append(entry)
     # Count the whole batch's terms before scoring any of it, so an article's score does not depend on
     # where in the feed it stood (and the first feed polled into an empty store is not judged blind).
-    features = [_features(entry, config.shingle_size) for entry in fresh]
+    precomputed = precomputed or {}
+    features = [precomputed.get(entry.guid) or features_of(entry, config.shingle_size) for entry in fresh]
     for f in features:
         matcher.vocab.add(f.counts)
     matcher.refresh()
@@ -220,7 +228,8 @@ class Features:
     hashes: set[int]
 
 
-def _features(entry_or_title: Entry | str, shingle_size: int, body: str | None = None) -> Features:
+def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None = None) -> Features:
+    """Terms, entities, words and shingles of an entry (or of a title and body)."""
     if isinstance(entry_or_title, Entry):
         title, text = entry_or_title.title, entry_or_title.text
     else:
@@ -249,7 +258,7 @@ def rescore(db: sqlite_utils.Database, config: MatchConfig | None = None, seed_i
         with transaction(db):
             for row in batch:
                 body = article_text(None, row["summary"], row["content"])
-                f = _features(row["title"] or "", matcher.config.shingle_size, body)
+                f = features_of(row["title"] or "", matcher.config.shingle_size, body)
                 _store_judgements(db, row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
                 stats.new += 1
         batch.clear()

@@ -317,3 +317,24 @@ def test_feeds_without_full_text_never_fetch_pages(fresh_db, server):
     feed = add(fresh_db, server, "/brief.xml", Response(rss([{"title": "Iran drones", "link": server.url("/articles/a.html"), "guid": "a"}])))
     poll_one(fresh_db, feed["id"])
     assert server.hits("/articles/a.html") == 0
+
+
+def test_many_feeds_are_parsed_in_parser_processes(fresh_db, server):
+    import asyncio
+
+    from ingest.poll import PARALLEL_MIN_FEEDS, Poller
+
+    feeds = []
+    for i in range(PARALLEL_MIN_FEEDS + 1):
+        items = [{"title": f"Story {i}-{j} about drones", "link": f"https://news.example/{i}/{j}", "guid": f"{i}-{j}",
+                  "description": f"Report number {i} {j} on Iranian drones over Kyiv and sanctions in Tehran."} for j in range(3)]
+        feeds.append(add(fresh_db, server, f"/f{i}.xml", Response(rss(items))))
+    poller = Poller(fresh_db, fast_config())
+    try:
+        summary = asyncio.run(poller.poll(feeds))
+        assert poller._pool is not None  # the pool was used, not the in-thread fallback
+    finally:
+        poller.close()
+    assert summary.ok == len(feeds) and summary.stats.new == 3 * len(feeds)
+    rows = fresh_db.execute("SELECT count(*), sum(index_keys > 0) FROM articles").fetchone()
+    assert rows == (3 * len(feeds), 3 * len(feeds))
