@@ -688,14 +688,15 @@ def build_report(res: dict) -> dict:
         ok = None if value is None else (value <= target)
         checks.append({"target": name, "value": value, "limit": f"{op} {target}", "met": ok})
 
-    if "cold" in rep:
+    peers = any(runs["reader"] for runs in sc.values())
+    if "cold" in rep and peers:
         check("cold / reader update_feeds", rep["cold"].get("ratio_update_feeds"), TARGETS["cold_vs_update_feeds"])
         check("cold / reader update_feeds+update_search", rep["cold"].get("ratio_update_feeds_and_search"), TARGETS["cold_vs_update_feeds_and_search"])
     if "floor" in rep:
         check("cold / floor (feedparser alone, all cores)", rep["floor"]["ratio_cold_to_floor"], TARGETS["cold_vs_floor"])
-    if "same" in rep:
+    if "same" in rep and peers:
         check("re-poll same bytes / reader", rep["same"].get("ratio_update_feeds"), TARGETS["same_vs_reader"])
-    if "304" in rep:
+    if "304" in rep and peers:
         check("re-poll 304 / reader", rep["304"].get("ratio_update_feeds"), TARGETS["304_vs_reader"])
     scale = res.get("scale")
     if scale and "cold" in scale:
@@ -741,9 +742,12 @@ def render_table(res: dict, rep: dict) -> str:
     farm = res.get("farm", {})
     if farm:
         lines.append(
-            f"seedwatch vs reader {res.get('reader_version', '?')}: {farm.get('feeds')} feeds x {farm.get('entries')} entries "
+            (f"seedwatch vs reader {res['reader_version']}: " if res.get("reader_version") else
+             "seedwatch (reader not run: make bench-peers): ")
+            + f"{farm.get('feeds')} feeds x {farm.get('entries')} entries "
             f"({farm.get('feeds', 0) * farm.get('entries', 0):,} entries, {farm.get('total_bytes', 0) / 1e6:.1f} MB of XML); "
-            f"{meta.get('cpus')} cores, load average {meta.get('loadavg_start')} at start (other jobs share the machine: medians)"
+            f"{meta.get('cpus')} cores, load average {meta.get('loadavg_start')} at start, {meta.get('loadavg_end')} at end "
+            f"(other jobs share the machine: medians; compare ratios within this run)"
         )
         lines.append("")
         hdr = (f"{'scenario':<30}{'seedwatch s':>12}{'n':>3}{'RSS MB':>7}{'tree MB':>8} |{'reader feeds s':>15}"
@@ -841,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=None, help="the ECB+ file (default: $BENCH_CORPUS, else ../shared/eval/)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each re-poll scenario")
     ap.add_argument("--cold-runs", type=int, default=3, help="at most this many cold pulls per tool ...")
-    ap.add_argument("--cold-budget", type=float, default=200,
+    ap.add_argument("--cold-budget", type=float, default=900,
                     help="... each tool repeating while its cold runs so far plus one more fit in this many s")
     ap.add_argument("--runs-floor", type=int, default=2)
     ap.add_argument("--reader-workers", type=int, default=4)
@@ -855,7 +859,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale-sample", type=float, default=20, help="s between progress samples of the scale pull")
     ap.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     ap.add_argument("--workdir", type=Path, help="keep the stores here (default: a temporary folder, removed)")
+    ap.add_argument("--report", type=Path, help="only print the table of this results JSON again")
     args = ap.parse_args(argv)
+    if args.report:
+        res = json.loads(args.report.read_text(encoding="utf-8"))
+        print(render_table(res, build_report(res)))
+        return 0
     args.corpus = args.corpus or find_corpus()
 
     for path, hint in ((SEEDWATCH, "run `make bench` to create .venv"), (MAIN_PY, "run `make bench` to create .venv"),
