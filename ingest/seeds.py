@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import unicodedata
@@ -9,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SeedError
-from .text import strip_boilerplate, words
+from .text import CJK, strip_boilerplate, words
 
 MAX_SEED_BYTES = 2 * 1024 * 1024  # a seed is an article; 2 MiB of text is already a book
 MIN_SEED_WORDS = 8
 SEED_SUFFIXES = (".txt", ".md")
+MAX_CJK_LABEL = 6  # Chinese and Japanese have no spaces to count: a label is a few characters ("国際ニュース")
+_CJK_CHAR = re.compile(f"[{CJK}]")
 
 
 @dataclass
@@ -41,25 +44,134 @@ def slugify(text: str) -> str:
     return slug[:60].strip("-") or "seed"
 
 
+# A byte-order mark names its encoding outright (UTF-32 first: its little-endian mark starts like UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Legacy one-byte encodings a seed may still come in, the likeliest first (ties go to the earlier one).
+# Hebrew before Cyrillic: case-less Hebrew reads as plausible lower-case Cyrillic, while Russian rarely
+# survives CP1255 at all (its capitals and 'ы', 'ь' fall on bytes CP1255 leaves undefined).
+LEGACY_ENCODINGS = ("cp1252", "cp1250", "cp1254", "cp1257", "cp1255", "cp1251", "koi8_r", "cp1253", "cp1256")
+MAX_GARBLED = 0.1  # a plausible reading: at most 1 in 10 of its non-ASCII words looks garbled
+_SYMBOLS = frozenset(("So", "No", "Sk", "Sm", "Sc", "Cc", "Co", "Cn"))
+# The non-ASCII letters of the languages written in those code pages: a Latin reading whose accented
+# words fit no single language's alphabet ('Cumhurbaþkaný', Turkish read as CP1252) is the wrong table.
+LATIN_ALPHABETS = tuple(frozenset(a) for a in (
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "äöüß",  # German
+    "áéíóúñü",  # Spanish
+    "áâãàçéêíóôõú",  # Portuguese
+    "àèéìíîòóùú",  # Italian
+    "àçèéíïòóúü",  # Catalan
+    "áéëïóöü",  # Dutch
+    "æøåéó",  # Danish, Norwegian
+    "åäöé",  # Swedish, Finnish
+    "áðéíóúýþæö",  # Icelandic
+    "çğıöşüâî",  # Turkish
+    "áčďéěíňóřšťúůýž",  # Czech
+    "áäčďéíĺľňóôŕšťúýž",  # Slovak
+    "ąćęłńóśźż",  # Polish
+    "áéíóöőúüű",  # Hungarian
+    "čćđšž",  # Croatian, Slovenian, Bosnian
+    "ăâîșțşţ",  # Romanian
+    "ąčęėįšųūž",  # Lithuanian
+    "āčēģīķļņšūž",  # Latvian
+    "äõöüšž",  # Estonian
+))
+
+
+def _script(ch: str) -> str:
+    """The script a letter belongs to, from its Unicode name ('LATIN', 'CYRILLIC', 'ARABIC', ...)."""
+    return unicodedata.name(ch, "?").split(" ", 1)[0]
+
+
+def _is_garbled(word: str) -> bool:
+    """Whether a non-ASCII word reads like bytes decoded with the wrong table (see _garbled_share)."""
+    letters = [ch for ch in word if ch.isalpha()]
+    if len({_script(ch) for ch in letters}) > 1:
+        return True
+    if any(a.islower() and b.isupper() for a, b in zip(letters, letters[1:])):
+        return True
+    if len(letters) > 2 and _script(letters[0]) == "LATIN" and not any(ch.isascii() for ch in letters):
+        return True
+    at = [i for i, ch in enumerate(word) if ch.isalpha()]
+    return any(ch in "\u00bf\u00a1" or unicodedata.category(ch) in _SYMBOLS for ch in word[at[0] : at[-1]])
+
+
+def _garbled_share(text: str) -> float:
+    """The share of a text's non-ASCII words that no writer would type: the mark of a wrong encoding.
+
+    Garbled: mixed scripts ('cafй'), a capital after a small letter ('пОССИЯ'), Latin letters without one
+    plain ASCII letter ('Ìèðîâûå', CP1251 read as CP1252), a symbol inside a word ('pó³noc', CP1250 read as
+    CP1252), accented Latin letters no one language has together. A text mostly in capitals
+    ('МИРОВЫЕ НОВОСТИ', CP1251 read as KOI8-R) is wholly garbled.
+    """
+    garbled = total = upper = letters = 0
+    accented: list[frozenset[str]] = []  # the non-ASCII letters of each Latin word not garbled otherwise
+    for word in text.split():
+        if word.isascii() or not any(ch.isalpha() for ch in word):
+            continue
+        total += 1
+        letters += sum(ch.isalpha() for ch in word)
+        upper += sum(ch.isupper() for ch in word)
+        if _is_garbled(word):
+            garbled += 1
+        elif all(_script(ch) == "LATIN" for ch in word if ch.isalpha()):
+            accented.append(frozenset(ch for ch in word.lower() if ch.isalpha() and not ch.isascii()))
+    if not total:
+        return 0.0
+    if upper > letters / 2:
+        return 1.0
+    if accented:
+        garbled += len(accented) - max(sum(w <= alphabet for w in accented) for alphabet in LATIN_ALPHABETS)
+    return garbled / total
+
+
+def _decode_legacy(data: bytes, source: str) -> str:
+    """Bytes that are not UTF-8: the one legacy encoding that reads them as plausible text, or SeedError."""
+    best: tuple[float, str] | None = None
+    for encoding in LEGACY_ENCODINGS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        share = _garbled_share(text)
+        if share <= MAX_GARBLED and (best is None or share < best[0]):
+            best = (share, text)
+    if best is None:
+        raise SeedError(f"seed {source} is not UTF-8 text, and no legacy encoding reads it cleanly; save it as UTF-8")
+    return best[1]
+
+
 def _decode(data: bytes, source: str) -> str:
+    """The text of a seed file: UTF-8 (or a byte-order-marked UTF-16/32), else a recognisable legacy encoding."""
     if not data.strip():
         raise SeedError(f"seed {source} is empty")
     if len(data) > MAX_SEED_BYTES:
         raise SeedError(f"seed {source} is {len(data) / 1048576:.1f} MiB; a seed is one article (at most 2 MiB)")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                raise SeedError(f"seed {source} starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()}") from None
+            if not text.strip():
+                raise SeedError(f"seed {source} is empty")
+            if "\0" in text:
+                raise SeedError(f"seed {source} is a binary file, not text")
+            return text
     if b"\0" in data[:8192]:
         raise SeedError(f"seed {source} is a binary file, not text")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-        if text.count("\ufffd") > len(text) / 100:
-            raise SeedError(f"seed {source} is not UTF-8 text") from None
-        return text
+        return _decode_legacy(data, source)
 
 
 def _is_label(line: str) -> bool:
-    """A line above the headline that is a section label ("Asia", "World news"), not a headline."""
-    return len(line.split()) <= 3
+    """A line above the headline that is a section label ("Asia", "World news", "国际新闻"), not a headline."""
+    return len(line.split()) <= 3 and len(_CJK_CHAR.findall(line)) <= MAX_CJK_LABEL
 
 
 def split_title(text: str) -> tuple[str, str]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-WORD = re.compile(r"[^\W_]+(?:[''][^\W_]+)*(?:[.,][0-9]+)*", re.UNICODE)
+# Chinese and Japanese put no spaces between words: each ideograph or kana is a word of its own, so
+# shingles of 5 characters work as 5-word shingles do elsewhere. (Korean has spaces and keeps its words.)
+CJK = "\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+WORD = re.compile(rf"[{CJK}]|[^\W_{CJK}]+(?:[''][^\W_{CJK}]+)*(?:[.,][0-9]+)*", re.UNICODE)
 
 STOPWORDS = frozenset(
     """
@@ -41,7 +44,7 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """All words of a text, folded (numbers such as 2,400 kept whole)."""
+    """All words of a text, folded (numbers such as 2,400 kept whole; each CJK character a word)."""
     return [w.replace(",", "") for w in WORD.findall(fold(text))]
 
 

@@ -1,4 +1,4 @@
-"""ingest/seeds.py: seed files (.txt and .md with front matter), their failures, and slugs."""
+"""ingest/seeds.py: seed files (.txt and .md with front matter, legacy encodings, CJK), their failures and slugs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from ingest.errors import SeedError
 from ingest.seeds import load_seed_file, parse_seed, slugify
+from ingest.text import words
 
 REPO = Path(__file__).resolve().parent.parent
 FOUNDING = REPO / "seeds" / "russia-iran-sacred-alliance.txt"
@@ -282,3 +283,68 @@ def test_slugify_is_bounded_and_clean() -> None:
     assert len(slug) <= 60
     assert not slug.startswith("-") and not slug.endswith("-")
     assert slugify(slug) == slug
+
+
+# --- legacy encodings: read right, or refused --------------------------------------------------------
+
+LEGACY_TEXTS = {
+    "cp1251": RUSSIAN,
+    "koi8_r": RUSSIAN.replace("«", '"').replace("»", '"'),  # KOI8-R has no guillemets
+    "cp1256": PERSIAN.replace("ی", "ي").replace("ک", "ك"),  # CP1256 has the Arabic yeh and kaf, not the Persian ones
+    "cp1252": "L'été dernier, à Paris, les élèves ont manifesté près du ministère contre la réforme.\n\n" + BODY,
+    "cp1250": "Rząd przyjął w środę projekt ustawy o pomocy dla rolników\n\nŹródła mówią, że Sejm zagłosuje w przyszłym tygodniu.\n",
+    "cp1254": "Cumhurbaşkanı salı günü ekonomik işbirliğinin güçlendirileceğini söyledi\n\nAçıklama başkentte yapıldı ve bakanlar katıldı.\n",
+    "cp1253": "Η κυβέρνηση ανακοίνωσε την Τρίτη νέα μέτρα για την ενεργειακή κρίση\n\nΟι τιμές του πετρελαίου αυξήθηκαν ξανά.\n",
+    "cp1255": "הממשלה הודיעה ביום שלישי על צעדים חדשים נגד משבר האנרגיה\n\nמחירי הנפט עלו שוב השבוע בכל הארץ.\n",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(LEGACY_TEXTS))
+def test_legacy_encoding_is_read_right(tmp_path: Path, encoding: str) -> None:
+    text = LEGACY_TEXTS[encoding]
+    seed = load_seed_file(write(tmp_path, f"{encoding}.txt", text.encode(encoding)))
+    assert seed.title == text.splitlines()[0]
+
+
+@pytest.mark.parametrize(("encoding", "text"), [
+    ("gbk", "国际新闻\n中国政府周二宣布了应对能源危机的新措施，油价再次上涨。\n"),
+    ("big5", "國際新聞\n中國政府週二宣布了應對能源危機的新措施，油價再次上漲。\n"),
+    ("shift_jis", "日本政府は火曜日、エネルギー危機に対する新たな対策を発表した。\n"),
+])
+def test_legacy_cjk_encoding_is_refused_not_misread(tmp_path: Path, encoding: str, text: str) -> None:
+    with pytest.raises(SeedError, match="not UTF-8"):
+        load_seed_file(write(tmp_path, f"{encoding}.txt", text.encode(encoding)))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_with_a_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    data = ("Shahed drones strike Kyiv again\n\n" + BODY).encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    assert load_seed_file(write(tmp_path, "wide.txt", data)).title == "Shahed drones strike Kyiv again"
+
+
+def test_utf16_without_text_is_empty(tmp_path: Path) -> None:
+    with pytest.raises(SeedError, match="empty"):
+        load_seed_file(write(tmp_path, "wide.txt", "  \n ".encode("utf-16")))
+
+
+# --- Chinese and Japanese: words, labels -----------------------------------------------------------
+
+
+def test_words_splits_chinese_and_japanese_into_characters() -> None:
+    assert words("莫斯科与德黑兰巩固“神圣联盟”") == list("莫斯科与德黑兰巩固神圣联盟")
+    assert words("東京タワーは2024年に") == ["東", "京", "タ", "ワ", "ー", "は", "2024", "年", "に"]
+    assert words("iPhone手机，人々") == ["iphone", "手", "机", "人", "々"]
+
+
+def test_words_keep_korean_latin_cyrillic_and_arabic_words_whole() -> None:
+    assert words("서울의 날씨 Moscow\u2019s 2,400 drones Москва تهران") == ["서울의", "날씨", "moscow's", "2400", "drones", "москва", "تهران"]
+
+
+def test_chinese_seed_title_skips_the_section_label(tmp_path: Path) -> None:
+    text = "国际新闻\n莫斯科与德黑兰巩固“神圣联盟”\n俄罗斯和伊朗签署了全面战略伙伴关系条约。伊朗的无人机被用于打击乌克兰的电网。\n"
+    seed = load_seed_file(write(tmp_path, "zh.txt", text))
+    assert seed.title == "莫斯科与德黑兰巩固“神圣联盟”"
+    assert seed.body.startswith("俄罗斯和伊朗")
+
