@@ -18,12 +18,13 @@ from store.db import iso, open_db
 
 from .config import Config
 from .errors import SeedwatchError
-from .manage import seeds_signature, sync_folder
+from .manage import finish_seed_scoring, seeds_signature, sync_folder
 from .poll import Poller
 
 log = logging.getLogger("seedwatch.daemon")
 
 MAINTENANCE_HOURS = 6
+SCORING_IDLE = 60  # seconds without progress after which a seed's pending scoring is taken over
 
 
 class Daemon:
@@ -37,6 +38,7 @@ class Daemon:
         self.stopping = threading.Event()
         self._signature: tuple | None = None
         self._poller: Poller | None = None
+        self._first_tick = True
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)  # before anything slow: a stop during start-up is clean too
         self.db = open_db(db_path)
@@ -71,6 +73,9 @@ class Daemon:
             return
         try:
             self._sync_if_changed()
+            self._finish_scoring()
+            if self.stopping.is_set():
+                return
             due = store_feeds.due_feeds(self.db, iso())
             if not due:
                 return
@@ -95,9 +100,21 @@ class Daemon:
             log.warning("seeds folder %s does not exist; skipping sync", self.seeds_dir)
             return
         try:
-            log.info(sync_folder(self.db, self.seeds_dir, self.config).line())
+            log.info(sync_folder(self.db, self.seeds_dir, self.config, stop=self.stopping.is_set).line())
         except SeedwatchError as exc:
             log.error("seeds sync failed: %s", exc)
+
+    def _finish_scoring(self) -> None:
+        """Finish seed scoring a killed or interrupted run left pending (all of it at start-up).
+
+        Later, only scoring that has made no progress for SCORING_IDLE seconds: a `seeds add` running in a
+        terminal is scoring its own seed, and doing it twice would only slow both down.
+        """
+        idle_for = None if self._first_tick else SCORING_IDLE
+        self._first_tick = False
+        scored = finish_seed_scoring(self.db, self.config, stop=self.stopping.is_set, idle_for=idle_for)
+        if scored:
+            log.info("finished scoring pending seeds on %d stored articles", scored)
 
     def maintenance(self) -> None:
         """Merge the FTS index and refresh SQLite's statistics."""

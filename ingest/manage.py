@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ import sqlite_utils
 
 from store import feeds as store_feeds
 from store import seeds as store_seeds
+from store.db import iso, utcnow
 
 from .config import Config, FetchConfig
 from .errors import FetchError, ParseError, SeedError, UsageError
@@ -37,14 +40,35 @@ def check_feed_url(url: str) -> str:
 
 
 def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = None) -> tuple[int, str, int]:
-    """Store a seed and, when it is new or changed, score every stored article against it."""
-    seed_id, change = store_seeds.upsert_seed(
-        db, doc.name, doc.title, doc.body, doc.content_hash, doc.url, doc.threshold, doc.keywords, doc.source
-    )
-    scored = 0
-    if change != "unchanged":
-        scored = rescore(db, (config or Config()).match, [seed_id]).new
-    return seed_id, change, scored
+    """Store a seed and, when it is new or changed, score every stored article against it.
+
+    Returns (id, 'added' | 'updated' | 'unchanged', articles scored). The store marks the scoring as
+    pending in the seed's own transaction, so a run cut short is finished by the next one; scoring an
+    earlier run left pending is finished here too.
+    """
+    seed_id, change = _store(db, doc)
+    return seed_id, change, finish_seed_scoring(db, config)
+
+
+def _store(db: sqlite_utils.Database, doc: SeedDoc) -> tuple[int, str]:
+    return store_seeds.upsert_seed(db, doc.name, doc.title, doc.body, doc.content_hash, doc.url, doc.threshold, doc.keywords, doc.source)
+
+
+def finish_seed_scoring(
+    db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None, idle_for: float | None = None
+) -> int:
+    """Finish every seed's pending scoring (a seed added, changed or rescored by a run that was cut short).
+
+    With idle_for, only seeds whose scoring made no progress for that many seconds: another process
+    (a `seeds add` in a terminal) may be scoring the others right now. Returns the articles scored.
+    """
+    pending = store_seeds.scoring_pending(db)
+    if idle_for is not None:
+        cutoff = iso(utcnow() - timedelta(seconds=idle_for))
+        pending = {i: p for i, p in pending.items() if p[1] is None or p[1] < cutoff}
+    if not pending:
+        return 0
+    return rescore(db, (config or Config()).match, list(pending), restart=False, stop=stop).new
 
 
 def load_seed(source: str, name: str | None = None, fetch: FetchConfig | None = None) -> SeedDoc:
@@ -87,11 +111,14 @@ class SyncReport:
     seeds: dict[str, str] = field(default_factory=dict)  # name -> added/updated/unchanged
     feeds_added: int = 0
     feeds_known: int = 0
+    scored: int = 0  # stored articles scored against new or changed seeds
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         changed = {k: v for k, v in self.seeds.items() if v != "unchanged"}
         parts = [f"{len(self.seeds)} seeds ({len(changed)} added or updated)", f"{self.feeds_added} feeds added ({self.feeds_known} known)"]
+        if self.scored:
+            parts.append(f"{self.scored} stored articles scored")
         if self.errors:
             parts.append(f"{len(self.errors)} errors")
         return "synced " + ", ".join(parts)
@@ -104,8 +131,14 @@ def seeds_signature(folder: Path) -> tuple:
     return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
 
 
-def sync_folder(db: sqlite_utils.Database, folder: Path, config: Config | None = None) -> SyncReport:
-    """Load seeds/*.txt|*.md and seeds/feeds.opml|feeds.txt; idempotent, and one bad file spoils nothing else."""
+def sync_folder(
+    db: sqlite_utils.Database, folder: Path, config: Config | None = None, stop: Callable[[], bool] | None = None
+) -> SyncReport:
+    """Load seeds/*.txt|*.md and seeds/feeds.opml|feeds.txt; idempotent, and one bad file spoils nothing else.
+
+    New and changed seeds are stored first, then scored together in one pass over the stored articles
+    (until stop() turns true; what is left stays pending for the next run).
+    """
     report = SyncReport()
     if not folder.is_dir():
         raise UsageError(f"seeds folder {folder} does not exist")
@@ -113,10 +146,10 @@ def sync_folder(db: sqlite_utils.Database, folder: Path, config: Config | None =
         if path.suffix.lower() in SEED_SUFFIXES and path.is_file() and path.name.lower() not in ("readme.md", "feeds.txt"):
             try:
                 doc = load_seed_file(path)
-                _, change, _ = save_seed(db, doc, config)
-                report.seeds[doc.name] = change
+                _, report.seeds[doc.name] = _store(db, doc)
             except SeedError as exc:
                 report.errors.append(str(exc))
+    report.scored = finish_seed_scoring(db, config, stop)
     urls: list[tuple[str, str | None, str | None]] = []
     opml_path, txt_path = folder / "feeds.opml", folder / "feeds.txt"
     if opml_path.is_file():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -246,27 +247,57 @@ def _store_judgements(db: sqlite_utils.Database, article_id: int, judgements: li
         stats.copies += j.verdict == "copy"
 
 
-def rescore(db: sqlite_utils.Database, config: MatchConfig | None = None, seed_ids: list[int] | None = None) -> ProcessStats:
-    """Judge every stored article again against these seeds (all when None), in batched transactions."""
-    matcher = Matcher(db, config, seed_ids)
+def rescore(
+    db: sqlite_utils.Database,
+    config: MatchConfig | None = None,
+    seed_ids: list[int] | None = None,
+    restart: bool = True,
+    stop: Callable[[], bool] | None = None,
+    batch: int = 500,
+) -> ProcessStats:
+    """Judge every stored article again against these seeds (all when None); restart=False only finishes.
+
+    Each seed's progress is a cursor in the store, advanced in the same transaction as the batch's matches:
+    a run cut short (kill -9, Ctrl-C, stop() turning true) leaves the seed pending, and the next run
+    (seeds add or sync, rescore, the daemon) finishes it where it stopped. Features are computed outside
+    the write transaction, so a long rescore holds the write lock only while it stores each batch.
+    """
+    if restart:
+        store_seeds.start_scoring(db, seed_ids)
     stats = ProcessStats()
-    if not matcher.seeds:
-        return stats
-    batch: list[dict] = []
-
-    def flush() -> None:
+    matcher: Matcher | None = None
+    matcher_key: tuple = ()
+    while not (stop and stop()):
+        version = store_seeds.version(db)  # read before the seeds: a change in between only costs a rebuild
+        cursors = {i: after for i, (after, _) in store_seeds.scoring_pending(db).items() if seed_ids is None or i in seed_ids}
+        if not cursors:
+            break
+        if matcher is None or matcher_key != (version, sorted(cursors)):
+            matcher, matcher_key = Matcher(db, config, list(cursors)), (version, sorted(cursors))
+        start = min(cursors.values())
+        rows = store_articles.articles_after(db, start, batch)
+        judged = []
+        for row in rows:
+            body = article_text(None, row["summary"], row["content"])
+            f = features_of(row["title"] or "", matcher.config.shingle_size, body)
+            judged.append((row["id"], [j for j in matcher.judge(f.counts, f.names, f.words, f.hashes) if row["id"] > cursors[j.seed.id]]))
         with transaction(db):
-            for row in batch:
-                body = article_text(None, row["summary"], row["content"])
-                f = features_of(row["title"] or "", matcher.config.shingle_size, body)
-                _store_judgements(db, row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
-                stats.new += 1
-        batch.clear()
-
-    for row in store_articles.iter_articles(db):
-        batch.append(row)
-        if len(batch) >= 500:
-            flush()
-    if batch:
-        flush()
+            if store_seeds.version(db) != version:
+                continue  # a seed changed or went while this batch was judged: judge it again with the stored seeds
+            now = {i: after for i, (after, _) in store_seeds.scoring_pending(db).items() if i in cursors}
+            if not rows:
+                for seed_id in now:
+                    store_seeds.finish_scoring_tx(db, seed_id)  # unless a poll stored articles meanwhile
+                continue
+            # A seed whose cursor another run moved back (rescore again) is not covered by this batch.
+            covered = {i for i, after in now.items() if after >= start}
+            written: set[int] = set()
+            for article_id, judgements in judged:
+                mine = [j for j in judgements if j.seed.id in covered and article_id > now[j.seed.id]]
+                _store_judgements(db, article_id, mine, stats)
+                if mine:
+                    written.add(article_id)
+            for seed_id in covered:
+                store_seeds.advance_scoring_tx(db, seed_id, rows[-1]["id"])
+        stats.new += len(written)
     return stats

@@ -124,17 +124,9 @@ def upsert_match_tx(
     )
 
 
-def iter_articles(db: sqlite_utils.Database, batch: int = 1000) -> Iterator[dict]:
-    """Every stored article's id and text, in id order, for rescoring."""
-    last = 0
-    while True:
-        rows = list(
-            db.query("SELECT id, title, summary, content FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, batch])
-        )
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1]["id"]
+def articles_after(db: sqlite_utils.Database, after: int, limit: int = 500) -> list[dict]:
+    """The next stored articles' ids and texts with an id above after, in id order (a scoring batch)."""
+    return list(db.query("SELECT id, title, summary, content FROM articles WHERE id > ? ORDER BY id LIMIT ?", [after, limit]))
 
 
 def article_count(db: sqlite_utils.Database) -> int:

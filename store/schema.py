@@ -153,7 +153,39 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM shingles")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+SEEDS_VERSION = """
+CREATE TRIGGER seeds_version_ai AFTER INSERT ON seeds BEGIN
+    INSERT INTO meta (key, value) VALUES ('seeds_version', 1)
+    ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER seeds_version_au AFTER UPDATE OF title, body, threshold, keywords ON seeds
+WHEN old.title IS NOT new.title OR old.body IS NOT new.body OR old.threshold IS NOT new.threshold
+    OR old.keywords IS NOT new.keywords BEGIN
+    INSERT INTO meta (key, value) VALUES ('seeds_version', 1)
+    ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER seeds_version_ad AFTER DELETE ON seeds BEGIN
+    INSERT INTO meta (key, value) VALUES ('seeds_version', 1)
+    ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+"""
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    """Resumable seed scoring (a cursor per seed) and a seeds version that writers of matches check."""
+    # scoring_after: NULL when the seed is judged on every stored article; else articles with a greater id
+    # still wait to be (re)scored against it. scoring_at: when that scoring last committed a batch.
+    db.execute("ALTER TABLE seeds ADD COLUMN scoring_after INTEGER")
+    db.execute("ALTER TABLE seeds ADD COLUMN scoring_at TEXT")
+    run_script(db, SEEDS_VERSION)
+    # A store from before v3 may hold a seed whose scoring was cut short: resume it at its first gap.
+    db.execute(
+        "UPDATE seeds SET scoring_after = (SELECT min(a.id) - 1 FROM articles a WHERE NOT EXISTS"
+        " (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.seed_id = seeds.id))"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 
 def version(db: sqlite_utils.Database) -> int:

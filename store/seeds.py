@@ -20,31 +20,75 @@ def upsert_seed(
     keywords: list[str] | None = None,
     source: str | None = None,
 ) -> tuple[int, str]:
-    """Insert or update a seed by name; returns (id, 'added' | 'updated' | 'unchanged')."""
+    """Insert or update a seed by name; returns (id, 'added' | 'updated' | 'unchanged').
+
+    A new seed, or one whose text, threshold or keywords changed, is marked for scoring against every
+    stored article in the same transaction, so the scoring survives a crash (see scoring_pending).
+    """
     keywords_json = json.dumps(keywords or [])
     with transaction(db):
         row = get_seed(db, name)
         if row is None:
             cursor = db.execute(
-                "INSERT INTO seeds (name, title, url, body, threshold, keywords, source, content_hash, added_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, title, url, body, threshold, keywords_json, source, content_hash, iso(), iso()],
+                "INSERT INTO seeds (name, title, url, body, threshold, keywords, source, content_hash, added_at, updated_at,"
+                " scoring_after, scoring_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                [name, title, url, body, threshold, keywords_json, source, content_hash, iso(), iso(), iso()],
             )
             return cursor.lastrowid, "added"
-        same = (
-            row["content_hash"] == content_hash
-            and row["threshold"] == threshold
-            and row["keywords"] == keywords_json
-            and row["url"] == url
-        )
-        if same:
+        rescore = row["content_hash"] != content_hash or row["threshold"] != threshold or row["keywords"] != keywords_json
+        if not rescore and row["url"] == url:
             return row["id"], "unchanged"
         db.execute(
             "UPDATE seeds SET title = ?, url = ?, body = ?, threshold = ?, keywords = ?, source = ?, content_hash = ?,"
-            " updated_at = ? WHERE id = ?",
-            [title, url, body, threshold, keywords_json, source, content_hash, iso(), row["id"]],
+            " updated_at = ?, scoring_after = CASE WHEN ? THEN 0 ELSE scoring_after END,"
+            " scoring_at = CASE WHEN ? THEN ? ELSE scoring_at END WHERE id = ?",
+            [title, url, body, threshold, keywords_json, source, content_hash, iso(), rescore, rescore, iso(), row["id"]],
         )
         return row["id"], "updated"
+
+
+def version(db: sqlite_utils.Database) -> int:
+    """A number that changes whenever a seed is added, removed or changes what it scores (kept by triggers).
+
+    Read inside a write transaction, it tells a writer of matches whether the seeds it judged with are
+    still the stored ones.
+    """
+    row = db.execute("SELECT value FROM meta WHERE key = 'seeds_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def scoring_pending(db: sqlite_utils.Database) -> dict[int, tuple[int, str | None]]:
+    """Seeds whose scoring is unfinished: id -> (articles up to this id are done, when it last progressed)."""
+    return {
+        r[0]: (r[1], r[2])
+        for r in db.execute("SELECT id, scoring_after, scoring_at FROM seeds WHERE scoring_after IS NOT NULL")
+    }
+
+
+def start_scoring(db: sqlite_utils.Database, seed_ids: list[int] | None = None) -> None:
+    """Mark these seeds (all when None) for scoring against every stored article again, starting now."""
+    with transaction(db):
+        if seed_ids is None:
+            db.execute("UPDATE seeds SET scoring_after = 0, scoring_at = ?", [iso()])
+        else:
+            db.conn.executemany("UPDATE seeds SET scoring_after = 0, scoring_at = ? WHERE id = ?", [(iso(), i) for i in seed_ids])
+
+
+def advance_scoring_tx(db: sqlite_utils.Database, seed_id: int, through: int) -> None:
+    """Record, inside the caller's transaction, that the seed is judged on every article up to id through."""
+    db.execute(
+        "UPDATE seeds SET scoring_after = ?, scoring_at = ? WHERE id = ? AND scoring_after < ?",
+        [through, iso(), seed_id, through],
+    )
+
+
+def finish_scoring_tx(db: sqlite_utils.Database, seed_id: int) -> bool:
+    """Mark the seed's scoring done if no stored article lies beyond its cursor (inside the caller's transaction)."""
+    return db.execute(
+        "UPDATE seeds SET scoring_after = NULL, scoring_at = ? WHERE id = ? AND scoring_after IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM articles WHERE id > seeds.scoring_after)",
+        [iso(), seed_id],
+    ).rowcount == 1
 
 
 def get_seed(db: sqlite_utils.Database, name_or_id: str | int) -> dict | None:

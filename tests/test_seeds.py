@@ -1,4 +1,5 @@
-"""ingest/seeds.py: seed files (.txt and .md with front matter, legacy encodings, CJK), their failures and slugs."""
+"""ingest/seeds.py: seed files (.txt and .md with front matter, legacy encodings, CJK), their failures and slugs;
+saving seeds and their resumable scoring (manage.save_seed, processor.rescore)."""
 
 from __future__ import annotations
 
@@ -348,3 +349,185 @@ def test_chinese_seed_title_skips_the_section_label(tmp_path: Path) -> None:
     assert seed.title == "莫斯科与德黑兰巩固“神圣联盟”"
     assert seed.body.startswith("俄罗斯和伊朗")
 
+
+# --- saving and scoring: resumable, and safe against seeds changing meanwhile ---------------------
+
+
+def add_articles(db, n: int) -> list[int]:
+    """n stored articles on assorted news words (no feed needed: scoring reads articles only)."""
+    import random
+
+    from store import articles as store_articles
+    from store.db import transaction
+
+    rng = random.Random(n)
+    vocab = "drones Kyiv grid Tehran Moscow alliance markets rates bank election court minister football cup".split()
+    with transaction(db):
+        return [
+            store_articles.insert_article_tx(db, {
+                "url": f"https://news.example/{i}", "title": f"Story {i} " + " ".join(rng.choices(vocab, k=5)),
+                "content": " ".join(rng.choices(vocab, k=60)), "shingle_count": 0, "index_keys": 0,
+            })
+            for i in range(n)
+        ]
+
+
+def match_count(db, seed_id: int) -> int:
+    return db.execute("SELECT count(*) FROM matches WHERE seed_id = ?", [seed_id]).fetchone()[0]
+
+
+def stop_after(calls: int):
+    state = {"n": 0}
+
+    def stop() -> bool:
+        state["n"] += 1
+        return state["n"] > calls
+
+    return stop
+
+
+def test_seed_scoring_cut_short_is_finished_by_the_next_run(fresh_db) -> None:
+    from ingest.manage import finish_seed_scoring
+    from ingest.processor import rescore
+    from store import review as store_review
+    from store import seeds as store_seeds
+
+    ids = add_articles(fresh_db, 35)
+    # What a kill -9 right after the seed's transaction leaves: the seed, marked pending, no matches.
+    seed_id, change = store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1")
+    assert change == "added" and store_seeds.scoring_pending(fresh_db)[seed_id][0] == 0
+    # A run stopped after two batches of ten (SIGTERM, Ctrl-C) leaves its progress behind.
+    stats = rescore(fresh_db, restart=False, stop=stop_after(2), batch=10)
+    assert stats.new == 20 and match_count(fresh_db, seed_id) == 20
+    assert store_seeds.scoring_pending(fresh_db)[seed_id][0] == ids[19]
+    store_review.mark(fresh_db, [ids[0]], "kept", "keep me")
+    # The next run (seeds add, seeds sync, the daemon) finishes it where it stopped.
+    assert finish_seed_scoring(fresh_db) == 15
+    assert store_seeds.scoring_pending(fresh_db) == {}
+    assert match_count(fresh_db, seed_id) == 35
+    assert fresh_db.execute("SELECT status, note FROM matches WHERE article_id = ?", [ids[0]]).fetchone() == ("kept", "keep me")
+    assert finish_seed_scoring(fresh_db) == 0  # nothing left: a cheap no-op
+
+
+def test_save_seed_scores_once_and_only_when_what_scores_changed(fresh_db) -> None:
+    from ingest.manage import save_seed
+    from ingest.seeds import SeedDoc
+
+    add_articles(fresh_db, 12)
+    doc = SeedDoc(name="drones", title="Drones strike the Kyiv grid", body=BODY)
+    assert save_seed(fresh_db, doc)[1:] == ("added", 12)
+    assert save_seed(fresh_db, doc)[1:] == ("unchanged", 0)
+    doc.url = "https://example.org/drones"
+    assert save_seed(fresh_db, doc)[1:] == ("updated", 0)  # the URL does not change a score
+    doc.threshold = 0.5
+    assert save_seed(fresh_db, doc)[1:] == ("updated", 12)
+
+
+def test_seeds_version_moves_with_what_scores_and_nothing_else(fresh_db) -> None:
+    from ingest.processor import rescore
+    from store import seeds as store_seeds
+
+    add_articles(fresh_db, 3)
+    v0 = store_seeds.version(fresh_db)
+    seed_id, _ = store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1")
+    v1 = store_seeds.version(fresh_db)
+    assert v1 > v0
+    rescore(fresh_db, restart=False)  # scoring progress is not a seed change
+    store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1")
+    store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1", url="https://example.org/")
+    assert store_seeds.version(fresh_db) == v1
+    store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1", url="https://example.org/", threshold=0.9)
+    v2 = store_seeds.version(fresh_db)
+    assert v2 > v1
+    store_seeds.remove_seed(fresh_db, seed_id)
+    assert store_seeds.version(fresh_db) > v2
+
+
+def test_rescore_judges_again_when_the_seed_changes_under_it(fresh_db, monkeypatch) -> None:
+    """A batch judged with a seed that changed before it was stored is dropped and judged again."""
+    from ingest.processor import rescore
+    from store import articles as store_articles
+    from store import seeds as store_seeds
+
+    add_articles(fresh_db, 30)
+    store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1", threshold=0.0)
+    real = store_articles.articles_after
+    calls = {"n": 0}
+
+    def changing(db, after, limit=500):
+        rows = real(db, after, limit)
+        calls["n"] += 1
+        if calls["n"] == 1:  # `seeds add` in another terminal, while the first batch is being judged
+            store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1", threshold=1.0)
+        return rows
+
+    monkeypatch.setattr(store_articles, "articles_after", changing)
+    rescore(fresh_db, restart=False, batch=10)
+    assert store_seeds.scoring_pending(fresh_db) == {}
+    verdicts = dict(fresh_db.execute("SELECT verdict, count(*) FROM matches GROUP BY verdict").fetchall())
+    assert verdicts == {"unrelated": 30}, verdicts  # every match judged with the threshold now stored
+
+
+def test_removing_a_seed_while_it_is_scored_stores_nothing_for_it(fresh_db, monkeypatch) -> None:
+    from ingest.processor import rescore
+    from store import articles as store_articles
+    from store import seeds as store_seeds
+
+    add_articles(fresh_db, 20)
+    seed_id, _ = store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1")
+    real = store_articles.articles_after
+
+    def removing(db, after, limit=500):
+        rows = real(db, after, limit)
+        store_seeds.remove_seed(fresh_db, seed_id)
+        return rows
+
+    monkeypatch.setattr(store_articles, "articles_after", removing)
+    rescore(fresh_db, restart=False, batch=10)  # no foreign-key error, no orphan matches
+    assert fresh_db.execute("SELECT count(*) FROM matches").fetchone()[0] == 0
+
+
+def test_a_store_from_before_resumable_scoring_resumes_a_half_scored_seed(db_path) -> None:
+    import sqlite3
+
+    from ingest.manage import finish_seed_scoring
+    from store import schema
+    from store import seeds as store_seeds
+    from store.db import open_db, transaction
+
+    db = open_db(db_path, migrate_schema=False)
+    for number, step in enumerate(schema.MIGRATIONS[:2]):  # a version 2 store
+        with transaction(db):
+            step(db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+    ids = add_articles(db, 10)
+    db.execute("INSERT INTO seeds (name, title, body, content_hash, added_at, updated_at) VALUES"
+               " ('done', 'Drones strike the Kyiv grid', ?, 'h', 'now', 'now'), ('half', 'Markets rally', ?, 'h', 'now', 'now')", [BODY, BODY])
+    for article_id in ids:
+        db.execute("INSERT INTO matches (article_id, seed_id, score, verdict, scored_at) VALUES (?, 1, 0, 'unrelated', 'now')", [article_id])
+    for article_id in ids[:4]:
+        db.execute("INSERT INTO matches (article_id, seed_id, score, verdict, scored_at) VALUES (?, 2, 0, 'unrelated', 'now')", [article_id])
+    db.conn.close()
+
+    db = open_db(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
+    assert {i: c for i, (c, _) in store_seeds.scoring_pending(db).items()} == {2: ids[3]}
+    assert finish_seed_scoring(db) == 6
+    missing = db.execute("SELECT count(*) FROM articles a, seeds s WHERE NOT EXISTS "
+                         "(SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.seed_id = s.id)").fetchone()[0]
+    assert missing == 0
+    db.conn.close()
+    assert sqlite3.connect(db_path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_pending_scoring_someone_is_doing_is_left_to_them_until_it_stalls(fresh_db) -> None:
+    """The daemon takes over a seed's scoring only when it made no progress for a while."""
+    from ingest.manage import finish_seed_scoring
+    from store import seeds as store_seeds
+
+    add_articles(fresh_db, 8)
+    store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1")
+    assert finish_seed_scoring(fresh_db, idle_for=60) == 0  # a `seeds add` started it a moment ago
+    fresh_db.execute("UPDATE seeds SET scoring_at = '2000-01-01T00:00:00Z'")  # ... and was killed long ago
+    assert finish_seed_scoring(fresh_db, idle_for=60) == 8
+    assert store_seeds.scoring_pending(fresh_db) == {}
