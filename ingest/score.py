@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .text import STOPWORDS, words
+from .text import CJK, STOPWORDS, words
 
 TITLE_WEIGHT = 2  # a title word counts as much as two body words
 NUMBER_WEIGHT = 2  # figures (2,400 drones; 6.1 magnitude) are specific to one story
@@ -24,6 +24,7 @@ SHORT_LIFT = 0.2  # ... by this x log(SHORT_TERMS / terms)
 KEYWORD_BOOST = 0.05  # per boost keyword the article contains
 _ENTITY = re.compile(r"(?:[^\W\d_][\w'\u2019-]*|\d[\d.,:/-]*)", re.UNICODE)
 _SENTENCE_END = ".!?:\"\u201c\u2018('"
+_CJK_CHAR = re.compile(f"[{CJK}]")
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -37,10 +38,21 @@ def stem(word: str) -> str:
 
 
 def terms(title: str, body: str) -> Counter[str]:
-    """Term counts of a document: stopwords dropped, plurals folded, title words and numbers weighted up."""
+    """Term counts of a document: stopwords dropped, plurals folded, title words and numbers weighted up.
+
+    In Chinese and Japanese text every pair of neighbouring characters is a term (character bigrams).
+    """
     counts: Counter[str] = Counter()
     for weight, text in ((TITLE_WEIGHT, title), (1, body)):
+        previous_cjk = ""
         for w in words(text):
+            if _CJK_CHAR.match(w):
+                # Chinese and Japanese have no spaces; each character is a word, and pairs of them are the terms.
+                if previous_cjk:
+                    counts[previous_cjk + w] += weight
+                previous_cjk = w
+                continue
+            previous_cjk = ""
             if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
                 continue
             counts[stem(w)] += weight * (NUMBER_WEIGHT if w[0].isdigit() else 1)

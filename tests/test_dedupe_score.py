@@ -223,6 +223,25 @@ def test_terms_weight_title_and_numbers() -> None:
     assert counts["2400"] == 2  # a number counts double
 
 
+def test_terms_of_chinese_are_character_pairs() -> None:
+    # No spaces: each character is a word (text.words), and neighbouring pairs are the terms.
+    counts = terms("伊朗无人机", "俄罗斯使用伊朗无人机。")
+    assert counts["伊朗"] == 2 + 1 and counts["无人"] == 2 + 1 and counts["俄罗"] == 1
+    assert all(len(t) == 2 for t in counts)
+
+
+def test_chinese_related_article_scores_above_an_unrelated_one() -> None:
+    seed = ("伊朗向俄罗斯提供无人机", "伊朗向俄罗斯提供了数百架无人机，俄罗斯用它们袭击乌克兰的能源设施。")
+    related = ("俄罗斯用伊朗无人机袭击基辅", "俄罗斯再次使用伊朗制造的无人机袭击乌克兰首都的能源设施。")
+    unrelated = ("股市上涨", "央行维持利率不变后，股市周二大幅上涨，银行股领涨。")
+    vocab = Vocabulary()
+    for title, body in (seed, related, unrelated):
+        vocab.add(terms(title, body))
+    seed_vec = vocab.vector(terms(*seed))
+    assert cosine(seed_vec, vocab.vector(terms(*related))).score > 0.2
+    assert cosine(seed_vec, vocab.vector(terms(*unrelated))).score < 0.05
+
+
 @pytest.mark.parametrize(
     ("word", "stemmed"),
     [("drones", "drone"), ("sanctions", "sanction"), ("cities", "city"), ("countries", "country"),
