@@ -210,7 +210,11 @@ def process_entries(
         store_articles.add_shingles_tx(db, article_id, keys)
         _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
         stats.new += 1
-        stats.duplicates += bool(duplicate)
+        if duplicate:
+            stats.duplicates += 1
+            # The original was judged with the document frequencies of its day; judge it again with today's,
+            # so the same text does not come out related in one copy and unrelated in the other.
+            _rejudge(db, matcher, duplicate.article_id)
     for entry in same_url:
         store_articles.add_source_tx(db, feed_id, entry.guid, by_url[entry.url])
         stats.known += 1
@@ -238,6 +242,13 @@ def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None
     rest = text[len(title):] if text.startswith(title) else text
     words = tokens(text)
     return Features(terms(title, rest), entities(title, rest), words, shingles_of(words, shingle_size))
+
+
+def _rejudge(db: sqlite_utils.Database, matcher: Matcher, article_id: int) -> None:
+    """Score and verdict of one stored article again, with the matcher's current vocabulary."""
+    for row in store_articles.article_texts(db, [article_id]):
+        f = features_of(row["title"] or "", matcher.config.shingle_size, article_text(None, row["summary"], row["content"]))
+        _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), ProcessStats())
 
 
 def _store_judgements(db: sqlite_utils.Database, article_id: int, judgements: list[Judgement], stats: ProcessStats) -> None:
