@@ -119,8 +119,10 @@ class Matcher:
         lift = length_lift(len(counts))
         out = []
         for seed in self.seeds:
-            scored: Scored = blend(cosine(seed.vector, doc_vec), cosine(seed.name_vector, name_vec))
+            word_part, name_part = cosine(seed.vector, doc_vec), cosine(seed.name_vector, name_vec)
+            scored: Scored = blend(word_part, name_part)
             scored.score = min(1.0, scored.score * lift)
+            before_keywords = scored.score
             scored = apply_keywords(scored, counts, seed.must, seed.boost)
             shared = len(hashes & seed.hashes)
             copy_score = 0.0
@@ -134,6 +136,11 @@ class Matcher:
                 verdict = "unrelated"
             explain = {
                 "terms": scored.terms,
+                "words": round(word_part.score, 4),  # cosine of all content words
+                "names": round(name_part.score, 4),  # cosine of names and figures
+                "name_terms": name_part.terms[:8],
+                "lift": round(lift, 3),  # short texts' lift (1 for a full article)
+                "keyword_boost": round(scored.score - before_keywords, 4),
                 "threshold": seed.threshold,
                 "copy_score": round(copy_score, 3),
                 "shared_shingles": shared,

@@ -92,6 +92,18 @@ def _xml_safe(text: str) -> str:
     return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
 
 
+def _score_formula(ex: dict[str, Any]) -> str:
+    """How a score was made, from the parts Matcher.judge records."""
+    from .score import ENTITY_SHARE
+
+    text = f"{1 - ENTITY_SHARE:g} x words {ex['words']:.3f} + {ENTITY_SHARE:g} x names {ex['names']:.3f}"
+    if ex.get("lift", 1) != 1:
+        text = f"({text}) x short-text lift {ex['lift']:.2f}"
+    if ex.get("keyword_boost"):
+        text += f" + keywords {ex['keyword_boost']:.2f}"
+    return text
+
+
 def explain(article: dict[str, Any], snippet: int = 600) -> str:
     """`seedwatch show`: the article, why each seed judged it as it did, its duplicates and sources."""
     out = [f"#{article['id']}  {article['title'] or '(no title)'}", f"  url:        {article['link'] or article['url']}"]
@@ -114,8 +126,12 @@ def explain(article: dict[str, Any], snippet: int = 600) -> str:
             out.append(f"  copy: {m['copy_score']:.0%} of the shorter text's words appear in the same order in the other")
         elif m["copy_score"]:
             out.append(f"  shares {m['copy_score']:.0%} of its words in order with the seed: below the copy line")
+        if "words" in ex:
+            out.append(f"  score: {_score_formula(ex)}")
         if ex.get("terms"):
             out.append(f"  top shared terms: {', '.join(ex['terms'])}")
+        if ex.get("name_terms"):
+            out.append(f"  shared names and figures: {', '.join(ex['name_terms'])}")
         if ex.get("missing_keywords"):
             out.append(f"  missing must-have keywords: {', '.join(ex['missing_keywords'])}")
         if m.get("note"):

@@ -807,8 +807,17 @@ def test_show_related_article(store):
     assert text.startswith(f"#{row['id']}")
     assert row["title"] in text
     assert f"seed {SEED}: related, score {row['score']:.3f}" in text
-    assert "top shared terms:" in text
+    assert "top shared terms:" in text and "shared names and figures:" in text
     assert "sources (1):" in text and row["feed_url"] in text
+
+
+def test_show_says_how_the_score_was_made(store):
+    row = max(query_json(store, "--verdict", "related"), key=lambda r: r["score"])
+    text = ok(store("show", str(row["id"]))).stdout
+    m = re.search(r"score: (?:\()?0\.7 x words (0\.\d+) \+ 0\.3 x names (0\.\d+)(?:\) x short-text lift (\d\.\d+))?", text)
+    assert m, text
+    words, names, lift = float(m.group(1)), float(m.group(2)), float(m.group(3) or 1)
+    assert (0.7 * words + 0.3 * names) * lift == pytest.approx(row["score"], abs=0.002)
 
 
 def test_show_copy(store, demo_server):
