@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -363,3 +365,131 @@ def test_discover_feeds_json_feed_link() -> None:
 def test_discover_feeds_none() -> None:
     page = b'<html><head><link rel="stylesheet" href="/a.css"></head><body>no feeds</body></html>'
     assert discover_feeds(page, "https://site.example/") == []
+
+
+# --- bytes feedparser cannot take as they come (prepare_xml) -------------------------------------
+
+TWO_ITEMS = '<item><title>{first}</title><link>https://ref.example/1</link></item><item><title>Second</title><link>https://ref.example/2</link></item>'
+
+
+def _rss(items: str, decl: str = '<?xml version="1.0" encoding="utf-8"?>') -> bytes:
+    return f'{decl}<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+
+
+@pytest.mark.parametrize("ref", ["&#xD800;", "&#xdfff;", "&#x110000;", "&#99999999999;", "&#0;", "&#1;", "&#xFFFE;",
+                                 "&#xD800", "&#" + "9" * 5000 + ";"])
+def test_character_reference_to_no_character_becomes_a_replacement_character(ref: str) -> None:
+    # feedparser's loose parser raised UnicodeEncodeError / OverflowError / ValueError on these.
+    feed = parse_feed(_rss(TWO_ITEMS.format(first=f"Broken {ref} here")))
+    assert [e.title for e in feed.entries] == ["Broken \ufffd here", "Second"]
+
+
+@pytest.mark.parametrize("ref", ["&#xe9;", "&#233;", "&#x1F600;", "&#x0041;", "&#9;"])
+def test_valid_character_references_are_left_alone(ref: str) -> None:
+    assert parse_feed(_rss(TWO_ITEMS.format(first=f"a{ref}b"))).entries[0].title == "a" + html.unescape(ref) + "b"
+
+
+@pytest.mark.parametrize("decl", [b'<?xml version="1.0" encoding="utf\xcd8"?>', b'<?xml version="1.0" encoding="x"y"?>',
+                                  b'<?xml version="1.0" encoding="utf-8" standalone="maybe" garbage ?>',
+                                  b"  \n<?xml version='1.0' encoding='utf-8'?>", b'<?xml version="1.0" encoding="bogus-enc"?>'])
+def test_garbled_or_misplaced_xml_declaration_still_reads_the_feed(decl: bytes) -> None:
+    body = _rss(TWO_ITEMS.format(first="Caf\u00e9"), decl="").replace(b"<rss", decl + b"<rss", 1)
+    assert [e.title for e in parse_feed(body).entries] == ["Caf\u00e9", "Second"]
+
+
+def test_declared_encoding_is_kept_when_the_declaration_is_rebuilt() -> None:
+    body = ('<?xml version="1.0" encoding="windows-1251" standalone="maybe" junk?>'
+            '<rss version="2.0"><channel><title>T</title><item><title>Москва</title><link>https://ru.example/1</link></item></channel></rss>')
+    assert parse_feed(body.encode("cp1251")).entries[0].title == "Москва"
+
+
+@pytest.mark.parametrize("prolog", [b"\n" * 100_000, b"\r\n" * 50_000, b" " * 200_000, b"<!-- c -->\n" * 20_000,
+                                    b"<?pi x?>\n" * 20_000, b"junk\n" * 20_000, b"<!ENTITY x\n" * 20_000])
+def test_long_prolog_costs_linear_time(prolog: bytes) -> None:
+    # feedparser's prolog regexes are anchored at every line start: 25,000 newlines took 7 s before.
+    body = _rss(TWO_ITEMS.format(first="After the prolog")).replace(b"<rss", prolog + b"<rss", 1)
+    started = time.monotonic()
+    feed = parse_feed(body)
+    assert time.monotonic() - started < 1.0
+    assert [e.title for e in feed.entries] == ["After the prolog", "Second"]
+
+
+def test_long_first_line_does_not_stall_the_encoding_sniffer() -> None:
+    # feedparser's declaration regex is cubic in the first line's length: 2,000 encoding="" took 111 s.
+    body = b'<?xml version="1.0" ' + b'encoding="a" ' * 5000 + b'?><rss version="2.0"><channel><title>T</title></channel></rss>'
+    started = time.monotonic()
+    parse_feed(body)
+    assert time.monotonic() - started < 1.0
+
+
+def test_doctype_is_kept_on_a_line_of_its_own() -> None:
+    body = RSS091.replace(b"\n", b"")
+    safe, _ = parser_module.prepare_xml(body, {})
+    assert safe.splitlines()[:2] == [b'<?xml version="1.0" encoding="ISO-8859-1"?>',
+                                     b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">']
+    assert parse_feed(body).version == "rss091n"
+
+
+RSS091 = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>Old</title><link>http://ns.example/</link><description>d</description>
+<item><title>Caf\xe9</title><link>http://ns.example/1</link></item></channel></rss>"""
+
+
+def test_element_with_thousands_of_attributes_keeps_the_first_hundred() -> None:
+    attrs = " ".join(f'a{i}="{i}"' for i in range(20_000))
+    body = _rss(f'<item {attrs}><title>Flooded</title><link>https://ref.example/1</link></item>')
+    started = time.monotonic()
+    feed = parse_feed(body)
+    assert time.monotonic() - started < 1.0  # xml.sax looks each attribute up by a linear scan: 20,000 took 40 s
+    assert [e.title for e in feed.entries] == ["Flooded"]
+    safe, _ = parser_module.prepare_xml(body, {})
+    assert b'a99="99"' in safe and b'a100="100"' not in safe
+
+
+def test_ordinary_feed_passes_prepare_xml_unchanged() -> None:
+    safe, headers = parser_module.prepare_xml(RSS2, {"content-type": "application/rss+xml"})
+    assert safe == RSS2 and headers == {"content-type": "application/rss+xml"}
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_wide_encodings_become_utf8(codec: str) -> None:
+    text = _rss(TWO_ITEMS.format(first="Caf\u00e9 &#xD800;")).decode().replace('encoding="utf-8"', f'encoding="{codec}"')
+    body = text.replace("<rss", "\n" * 30_000 + "<rss", 1).encode(codec)
+    started = time.monotonic()
+    feed = parse_feed(body, {"content-type": f"application/rss+xml; charset={codec}"})
+    assert time.monotonic() - started < 1.0
+    assert [e.title for e in feed.entries] == ["Caf\u00e9 \ufffd", "Second"]
+
+
+@pytest.mark.parametrize("data", [b"<!DOCTYPE a [" * 20_000, b"<!ENTITY " * 20_000, b"<!DOCTYPE a [<!ENTITY x 'y'>" * 10_000])
+def test_neutralise_entities_is_linear_on_unclosed_declarations(data: bytes) -> None:
+    started = time.monotonic()
+    out = neutralise_entities(b'<?xml version="1.0"?>' + data + b"<rss/>")
+    assert time.monotonic() - started < 0.5  # a regex retried at each unclosed declaration took 70 s
+    assert b"<!ENTITY" not in out
+
+
+def test_lone_surrogate_escape_in_a_json_feed_becomes_a_replacement_character() -> None:
+    doc = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "1", "url": "https://j.example/1", "title": "Lone \ud800 high, lone \udc00 low, pair \ud83d\ude00, escaped \\ud800"}]})
+    [e] = parse_feed(doc.encode(), {"content-type": "application/feed+json"}).entries
+    assert e.title == "Lone \ufffd high, lone \ufffd low, pair \U0001F600, escaped \\ud800"
+    assert e.title.encode("utf-8")  # storable
+
+
+def test_deeply_nested_json_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_feed(b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 100_000)
+
+
+@pytest.mark.parametrize("exc", [UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), OverflowError("big"),
+                                 RecursionError("deep"), KeyError("x")])
+def test_a_parser_crash_becomes_a_parse_error_in_plain_words(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+    def crash(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(parser_module.feedparser, "parse", crash)
+    with pytest.raises(ParseError) as info:
+        parse_feed(RSS2)
+    assert str(info.value) == f"not a feed: the parser failed on malformed XML ({type(exc).__name__})"
