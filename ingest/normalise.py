@@ -189,15 +189,31 @@ def _clamp(when: datetime) -> str | None:
 
 
 def safe_link(link: str | None, base: str) -> str | None:
-    """An absolute http(s) link resolved against the feed URL, or None (javascript:, data:, mailto:...)."""
+    """An absolute http(s) link with a host, resolved against the feed URL; else None (javascript:, data:, http://).
+
+    The scheme comes back in lower case (HTTP://x is http://x), the rest as published.
+    """
     if not link:
         return None
     try:
-        absolute = urljoin(base, link.strip()) if base else link.strip()
-        scheme = urlsplit(absolute).scheme.lower()
+        absolute = _storable(urljoin(base, link.strip()) if base else link.strip())
+        parts = urlsplit(absolute)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
         return None
-    return absolute if scheme in ("http", "https") else None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme + absolute[len(parts.scheme) :]
+
+
+def _storable(text: str) -> str:
+    """The text with any lone surrogate (from a bad character reference) as U+FFFD, so SQLite can store it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def _digest(*parts: str | None) -> str:
@@ -214,12 +230,12 @@ def normalise_entries(entries: list[RawEntry], feed_url: str, max_text: int = 20
     seen_guids: dict[str, str] = {}  # guid -> digest of what the entry said
     for raw in entries:
         link = safe_link(raw.link, feed_url)
-        title = html_to_text(raw.title)[:1000]
-        summary = html_to_text(raw.summary_html)[:max_text]
-        content = html_to_text(raw.content_html)[:max_text] if raw.content_html else ""
+        title = _storable(html_to_text(raw.title)[:1000])
+        summary = _storable(html_to_text(raw.summary_html)[:max_text])
+        content = _storable(html_to_text(raw.content_html)[:max_text]) if raw.content_html else ""
         if not (link or title or summary or content):
             continue
-        guid = (raw.guid or "").strip()[:1000] or link or "sha1:" + _digest(title, summary or content)
+        guid = _storable((raw.guid or "").strip()[:1000]) or link or "sha1:" + _digest(title, summary or content)
         said = _digest(link, title, summary or content)
         if guid in seen_guids:
             if seen_guids[guid] == said:
@@ -238,11 +254,11 @@ def normalise_entries(entries: list[RawEntry], feed_url: str, max_text: int = 20
                 title=title,
                 summary=summary,
                 content=content,
-                content_html=raw.content_html or raw.summary_html,
-                author=html_to_text(raw.author)[:300] or None,
+                content_html=_storable(raw.content_html or raw.summary_html or "") or None,
+                author=_storable(html_to_text(raw.author)[:300]) or None,
                 published_at=parse_date(raw.published) or parse_date(raw.updated),
                 updated_at=parse_date(raw.updated),
-                language=raw.language,
+                language=_storable(raw.language) if raw.language else None,
             )
         )
     return out

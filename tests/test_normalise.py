@@ -339,3 +339,27 @@ def test_date_with_offset_is_converted_to_utc() -> None:
 def test_date_without_zone_is_taken_as_utc() -> None:
     [e] = normalise_entries([RawEntry(guid="3", title="naive", published="2024-03-01T12:00:00")], FEED)
     assert e.published_at == "2024-03-01T12:00:00Z"
+
+
+@pytest.mark.parametrize(("link", "expected"), [("HTTP://0", "http://0"), ("Https://Ex.example/A?b#c", "https://Ex.example/A?b#c")])
+def test_safe_link_lower_cases_the_scheme_only(link: str, expected: str) -> None:
+    assert safe_link(link, "https://ex.com/feed.xml") == expected
+
+
+@pytest.mark.parametrize("link", ["http://", "http:///path", "http://user@/x", "http://a:99999/", "http://a:port/"])
+def test_safe_link_without_a_usable_host_is_none(link: str) -> None:
+    assert safe_link(link, "https://ex.com/feed.xml") is None
+
+
+def test_lone_surrogates_become_replacement_characters_so_the_entry_can_be_stored() -> None:
+    raw = RawEntry(guid="g\ud800", link="https://ex.com/\udc00", title="T \ud800", summary_html="S \udfff", content_html="<p>C \ud800</p>",
+                   author="A \ud800", language="e\ud800n")
+    [e] = normalise_entries([raw], "https://ex.com/feed.xml")
+    for name in ("guid", "url", "link", "title", "summary", "content", "content_html", "author", "language"):
+        getattr(e, name).encode("utf-8")  # raises if a lone surrogate is left
+    assert (e.title, e.summary, e.content) == ("T \ufffd", "S \ufffd", "C \ufffd")
+
+
+def test_entry_whose_link_has_no_host_still_gets_an_identity() -> None:
+    [e] = normalise_entries([RawEntry(link="HTTP://", title="No host")], "https://ex.com/feed.xml")
+    assert e.link is None and e.url.startswith("https://ex.com/feed.xml#entry-") and e.guid
