@@ -68,47 +68,90 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 class _Decoder:
-    """Inflate gzip/deflate with a hard cap on output, so a bomb stops at the limit."""
+    """Inflate gzip/deflate with a hard cap on output, so a bomb stops at the limit, and refuse a cut-off stream."""
 
     def __init__(self, encoding: str, limit: int):
         self.limit = limit
         self.total = 0
         encoding = encoding.strip().lower()
-        if encoding in ("gzip", "x-gzip"):
+        self._gzip = encoding in ("gzip", "x-gzip")
+        if self._gzip:
             self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif encoding == "deflate":
             self._z = zlib.decompressobj()
         else:
             self._z = None
-        self._first = True
+        self._first = True  # no output yet
+        self._head = bytearray()  # the input before the first output
+        self._fed = False
         self._raw_deflate = encoding == "deflate"
+        self._tail = b""  # bytes after the end of a gzip member that may start the next one
+        self._junk = False  # bytes after the end of the stream that are not another member: ignored
 
     def feed(self, chunk: bytes) -> bytes:
+        """The inflated bytes of the next chunk of the body."""
         if self._z is None:
             return self._count(chunk)
+        parts: list[bytes] = []
+        while chunk:
+            if self._z.eof:
+                chunk = self._after_end(chunk)
+                continue
+            parts.append(self._inflate(chunk))
+            if self._z is None:
+                break
+            chunk = self._z.unused_data if self._z.eof else b""
+        return b"".join(parts)
+
+    def _inflate(self, chunk: bytes) -> bytes:
+        assert self._z is not None
+        self._fed = True
+        if self._first:
+            self._head += chunk  # until the first output, a wrong guess can still be taken back
         try:
             out = self._z.decompress(chunk, self.limit - self.total + 1)
         except zlib.error:
+            head, self._head = bytes(self._head), bytearray()
             if self._first and self._raw_deflate:
                 # Some servers send raw deflate without the zlib header.
-                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-                out = self._z.decompress(chunk, self.limit - self.total + 1)
-            elif self._first:
+                self._z, self._raw_deflate = zlib.decompressobj(-zlib.MAX_WBITS), False
+                return self._inflate(head)
+            if self._first:
                 # Claims compression but is not compressed: take the bytes as they are.
                 self._z = None
-                return self._count(chunk)
-            else:
-                raise TransportError("compressed body is corrupt") from None
-        self._first = False
+                return self._count(head)
+            raise TransportError("compressed body is corrupt") from None
+        if out or len(self._head) > 65536:
+            self._first, self._head = False, bytearray()
         self._count(out)
         if self._z.unconsumed_tail:
             raise TooLarge(f"body inflates past the {self.limit // (1024 * 1024)} MiB limit")
         return out
 
+    def _after_end(self, data: bytes) -> bytes:
+        """Bytes past the end of a compressed stream: the start of the next gzip member (RFC 1952 2.2), or b""."""
+        if not self._junk:
+            self._tail += data
+            if self._gzip and self._tail.startswith(b"\x1f\x8b"):
+                rest, self._tail = self._tail, b""
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                return rest
+            if self._gzip and self._tail == b"\x1f":
+                return b""  # the next member's magic may be split across chunks
+            data, self._tail, self._junk = self._tail, b"", True
+        # Padding or junk after the stream is ignored, as it always was, but it counts towards the limit.
+        self._count(data)
+        return b""
+
     def flush(self) -> bytes:
-        if self._z is None:
-            return b""
-        return self._count(self._z.flush())
+        """What the inflater still holds; TransportError if the compressed stream never reached its end."""
+        if self._z is None or not self._fed:
+            return b""  # not compressed after all, or an empty body
+        out = self._count(self._z.flush())
+        if not self._z.eof:
+            # Every byte was valid but the stream stops short: half a feed must not pass for the whole one.
+            raise TransportError("compressed body is truncated (the connection ended mid-stream)")
+        return out
 
     def _count(self, data: bytes) -> bytes:
         self.total += len(data)
