@@ -131,6 +131,16 @@ class Poller:
 
     async def refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         """Fetch one feed and store what is new; every failure is recorded on the feed, not raised."""
+        try:
+            return await self._refresh_feed(fetcher, feed)
+        except Exception as exc:  # noqa: BLE001 - a bug on one feed's bytes must not end the poll of the others
+            log.error("%s: unexpected %s: %s", feed["url"], type(exc).__name__, exc)
+            log.debug("%s: traceback", feed["url"], exc_info=True)
+            message = f"seedwatch could not process this feed (internal {type(exc).__name__}; see the log)"
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._worker, self._record_error, feed, message, None, None)
+
+    async def _refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         loop = asyncio.get_running_loop()
         if self.stop.is_set():
             return FeedOutcome(feed["id"], feed["url"], "skipped")
