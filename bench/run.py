@@ -377,12 +377,15 @@ def run_main(args: argparse.Namespace, work: Path) -> dict:
         sw_tpl = seedwatch_template(work / "sw-template.db", farm)
         rd_tpl = reader_template(work / "rd-template.sqlite", farm) if peers else None
 
-        # The floor first: the bytes of the cold pull, parsed by feedparser alone.
-        log("floor: feedparser alone over the same bytes")
-        r = run_timed([str(MAIN_PY), str(BENCH / "floor.py"), "--base", farm.base, "--feeds", str(args.feeds),
-                       "--runs", str(args.runs_floor), "--serial"], 900)
-        results["floor"] = json.loads(r["stdout"].strip().splitlines()[-1]) if r["rc"] == 0 else {"error": r["stderr"][-500:]}
-        results["floor"]["loadavg"] = r["loadavg"]
+        floor_runs: list[dict] = []
+
+        def floor() -> None:
+            """The bytes of the cold pull parsed by feedparser alone: one pool run and one single-core pass."""
+            log("floor: feedparser alone over the same bytes")
+            r = run_timed([str(MAIN_PY), str(BENCH / "floor.py"), "--base", farm.base, "--feeds", str(args.feeds),
+                           "--runs", "1", "--serial"], 900)
+            run = json.loads(r["stdout"].strip().splitlines()[-1]) if r["rc"] == 0 else {"error": r["stderr"][-500:]}
+            floor_runs.append({**run, "loadavg": r["loadavg"]})
 
         # Cold pulls, interleaved, repeated while the cold budget lasts.
         farm.control("mode", set="304")
@@ -398,6 +401,8 @@ def run_main(args: argparse.Namespace, work: Path) -> dict:
             return not runs or spent + spent / len(runs) <= args.cold_budget
 
         for i in range(args.cold_runs):
+            if i < args.runs_floor:  # next to the cold pulls, so it sees the same load
+                floor()
             if peers and more(rd_runs, "wall_s"):
                 farm.control("stats", reset=1)
                 log(f"cold pull, reader run {i + 1}")
@@ -415,6 +420,11 @@ def run_main(args: argparse.Namespace, work: Path) -> dict:
                 log(f"  seedwatch {run['wall_s']} s, {run['maxrss_mb']} MB: {run['summary']}")
                 copy_store(work / "sw-run.db", sw_cold)
         results["scenarios"]["cold"] = {"seedwatch": sw_runs, "reader": rd_runs}
+        ok = [r for r in floor_runs if "median_s" in r]
+        results["floor"] = {**(ok[0] if ok else floor_runs[0]), "runs": floor_runs}
+        if ok:
+            results["floor"].update(runs_s=[r["median_s"] for r in ok], median_s=round(median([r["median_s"] for r in ok]), 3),
+                                    serial_s=round(median([r["serial_s"] for r in ok]), 3), n=len(ok))
 
         # Re-polls of the cold stores.
         plans = [("304", "304", 0), ("same", "200", 0), ("grow", "304", 1)]
@@ -680,8 +690,11 @@ def build_report(res: dict) -> dict:
         rep[name] = entry
     floor = res.get("floor", {})
     if "cold" in rep and floor.get("median_s"):
-        rep["floor"] = {"floor_s": floor["median_s"], "procs": floor.get("procs"), "serial_s": floor.get("serial_s"),
-                        "ratio_cold_to_floor": ratio(rep["cold"]["seedwatch_s"]["median"], floor["median_s"])}
+        # The floor is a lower bound: when other jobs hold the cores, one core can beat the pool; take the faster.
+        best = min(floor["median_s"], floor.get("serial_s") or floor["median_s"])
+        rep["floor"] = {"floor_s": best, "pool_s": floor["median_s"], "procs": floor.get("procs"), "serial_s": floor.get("serial_s"),
+                        "ratio_cold_to_floor": ratio(rep["cold"]["seedwatch_s"]["median"], best),
+                        "ratio_cold_to_pool": ratio(rep["cold"]["seedwatch_s"]["median"], floor["median_s"])}
     checks = []
 
     def check(name: str, value: float | None, target: float, op: str = "<=") -> None:
@@ -693,7 +706,7 @@ def build_report(res: dict) -> dict:
         check("cold / reader update_feeds", rep["cold"].get("ratio_update_feeds"), TARGETS["cold_vs_update_feeds"])
         check("cold / reader update_feeds+update_search", rep["cold"].get("ratio_update_feeds_and_search"), TARGETS["cold_vs_update_feeds_and_search"])
     if "floor" in rep:
-        check("cold / floor (feedparser alone, all cores)", rep["floor"]["ratio_cold_to_floor"], TARGETS["cold_vs_floor"])
+        check("cold / floor (feedparser alone, best of pool/1 core)", rep["floor"]["ratio_cold_to_floor"], TARGETS["cold_vs_floor"])
     if "same" in rep and peers:
         check("re-poll same bytes / reader", rep["same"].get("ratio_update_feeds"), TARGETS["same_vs_reader"])
     if "304" in rep and peers:
@@ -773,8 +786,9 @@ def render_table(res: dict, rep: dict) -> str:
         fl = rep.get("floor")
         if fl:
             lines.append(
-                f"floor, feedparser alone on the same bytes: {fmt(fl['floor_s'])} s on {fl['procs']} cores "
-                f"(1 core: {fmt(fl.get('serial_s'))} s); seedwatch cold / floor = {fmt(fl['ratio_cold_to_floor'])}"
+                f"floor, feedparser alone on the same bytes: {fmt(fl.get('pool_s', fl['floor_s']))} s on {fl['procs']} cores, "
+                f"{fmt(fl.get('serial_s'))} s on 1 core; seedwatch cold / the faster = {fmt(fl['ratio_cold_to_floor'])}"
+                f" (/ all cores = {fmt(fl.get('ratio_cold_to_pool'))})"
             )
         c = rep.get("cold", {})
         sw_s, rd_s = c.get("seedwatch_s", {}).get("median"), c.get("reader_update_feeds_s", {}).get("median")
@@ -847,7 +861,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-runs", type=int, default=3, help="at most this many cold pulls per tool ...")
     ap.add_argument("--cold-budget", type=float, default=900,
                     help="... each tool repeating while its cold runs so far plus one more fit in this many s")
-    ap.add_argument("--runs-floor", type=int, default=2)
+    ap.add_argument("--runs-floor", type=int, default=3, help="floor runs, one before each of the first cold pulls")
     ap.add_argument("--reader-workers", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=1200, help="kill one poll process after this many s")
     ap.add_argument("--daemon-seconds", type=float, default=60, help="0 to skip the daemon idle measurement")
