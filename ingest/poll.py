@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from store import feeds as store_feeds
+from store import seeds as store_seeds
 from store.db import iso, iso_in, transaction
 
 from . import schedule
@@ -81,6 +82,7 @@ class Poller:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedwatch-store")
         self._pool: ProcessPoolExecutor | None = None  # parses and extracts features on every core
         self._matcher: Matcher | None = None
+        self._seeds_version = 0  # store_seeds.version() when the Matcher was built
 
     async def poll(
         self, feeds: list[dict], progress: Callable[[FeedOutcome], None] | None = None
@@ -91,7 +93,7 @@ class Poller:
         if len(feeds) >= PARALLEL_MIN_FEEDS and (os.cpu_count() or 1) > 1 and self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("forkserver"))
         loop = asyncio.get_running_loop()
-        self._matcher = await loop.run_in_executor(self._worker, Matcher, self.db, self.config.match)
+        self._matcher = await loop.run_in_executor(self._worker, self._new_matcher)
         own_fetcher = self.fetcher is None
         fetcher = self.fetcher or Fetcher(self.config.fetch)
         try:
@@ -197,6 +199,11 @@ class Poller:
 
     # Everything below runs on the store worker thread.
 
+    def _new_matcher(self) -> Matcher:
+        """A Matcher over the stored seeds; the seeds version is read first, so a seed stored meanwhile only costs a rebuild."""
+        self._seeds_version = store_seeds.version(self.db)
+        return Matcher(self.db, self.config.match)
+
     def _prepare(self, feed: dict, result: FetchResult, extracted: "Extracted | None" = None) -> "FeedOutcome | _Prepared":
         """Parse a fetched body; a 304, an unchanged body or a parse error ends the poll here."""
         cfg = self.config.schedule
@@ -242,10 +249,14 @@ class Poller:
         outcome = FeedOutcome(feed["id"], feed["url"], "new-entries")
         try:
             with transaction(self.db):
+                if store_seeds.version(self.db) != self._seeds_version:
+                    # A seed was added, changed or removed since the Matcher was built (`seeds add` while this
+                    # poll runs): judge with the stored seeds, or these articles would miss or break on it.
+                    self._matcher = self._new_matcher()
                 outcome.stats = process_entries(self.db, self._matcher, feed["id"], prepared.entries, prepared.features)
                 store_feeds.update_feed_in_tx(self.db, feed["id"], prepared.state)
         except sqlite3.Error as exc:
-            self._matcher = Matcher(self.db, self.config.match)  # its in-memory counts included the rolled-back batch
+            self._matcher = self._new_matcher()  # its in-memory counts included the rolled-back batch
             return self._store_failed(feed, exc)
         self._matcher.refresh()
         log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
