@@ -196,7 +196,9 @@ def _tidy_prolog(data: bytes) -> bytes:
             nxt = _NEXT_MARKUP.search(data, pos + 1)
             pos = n if nxt is None else nxt.start()
     head = bom + (decl + b"\n" if decl else b"") + (doctype + b"\n" if doctype else b"")
-    return head + data[pos:]
+    if data[:pos] == head:
+        return data  # a tidy prolog already: no copy of a body that may be 15 MB
+    return b"".join((head, memoryview(data)[pos:]))
 
 
 def _fix_char_ref(m: re.Match[bytes]) -> bytes:
