@@ -91,7 +91,12 @@ class Poller:
         started = time.monotonic()
         summary = PollSummary(feeds=len(feeds))
         if len(feeds) >= PARALLEL_MIN_FEEDS and (os.cpu_count() or 1) > 1 and self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("forkserver"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=os.cpu_count(),
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         loop = asyncio.get_running_loop()
         self._matcher = await loop.run_in_executor(self._worker, self._new_matcher)
         own_fetcher = self.fetcher is None
@@ -321,6 +326,39 @@ def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int
     entries = normalise_entries(parsed.entries, url)
     parsed.entries = []  # already normalised; no need to send them back
     return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size) for e in entries})
+
+
+def exit_with_parent(parent_pid: int, every: float = 1.0) -> None:
+    """In a parser process: exit as soon as the seedwatch process that started the pool is gone.
+
+    A pool worker blocks on its task queue, whose write end it holds itself, so a parent killed with
+    SIGKILL (or the OOM killer) would leave it, and the forkserver it keeps alive, running for good.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if not _alive(parent_pid):
+                os._exit(0)
+
+    threading.Thread(target=watch, name="seedwatch-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid is a live process (a zombie, killed but not yet reaped, counts as gone)."""
+    if os.path.isdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)  # no /proc (not Linux): ask the kernel whether the pid exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def body_hash(result: FetchResult) -> str:

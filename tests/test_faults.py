@@ -694,3 +694,40 @@ def test_seed_in_a_legacy_encoding_is_read_right_or_refused(tmp_path, run_cli):
         return
     seed = json.loads(run_cli("seeds", "list", "--format", "json").output)[0]
     assert seed["title"] == RUSSIAN.splitlines()[1], seed["title"]
+
+
+# ---------------------------------------------------------------- parser processes outlive nothing
+
+
+def marked_pids(mark: str) -> set[int]:
+    """Processes whose environment carries mark (a poll and the parser processes it started)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the parser processes")
+def test_kill_9_of_a_poll_leaves_no_parser_process_behind(tmp_path, server):
+    farm = FeedFarm(server, entries=30)
+    db = tmp_path / "seedwatch.db"
+    conn = open_db(db)
+    for n in range(12):  # 8+ feeds: the poll parses in a pool of parser processes
+        store_feeds.add_feed(conn, farm.add(n))
+    conn.conn.close()
+    mark = f"SEEDWATCH_TEST_MARK={os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, mark.split("=")[0]: mark.split("=")[1]}
+    proc = subprocess.Popen([*SEEDWATCH, "--db", str(db), "poll", "--all"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(marked_pids(mark) - {proc.pid}) >= 2 or proc.poll() is not None, timeout=60, what="parser processes")
+        assert proc.poll() is None, "the poll ended before its parser processes could be seen"
+    finally:
+        kill9(proc)
+    # Orphaned workers would block on their task queue for good (and keep their forkserver alive).
+    wait_for(lambda: not marked_pids(mark), timeout=15, what="the parser processes to exit after their poll was killed")
