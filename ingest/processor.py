@@ -14,7 +14,7 @@ from store import seeds as store_seeds
 from store.db import transaction
 
 from .config import MatchConfig
-from .dedupe import aligned_containment, containment, find_duplicate, index_keys, shingles_of, tokens
+from .dedupe import TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
 from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms
 from .text import article_text
@@ -68,6 +68,7 @@ class Matcher:
         self.config = config or MatchConfig()
         df, docs = store_articles.load_df(db)
         self.vocab = Vocabulary(df=df, docs=docs)
+        self.texts = TextCache()  # stored articles recently compared as near-copy candidates
         self.seeds = [self._model(row) for row in store_seeds.list_seeds(db) if seed_ids is None or row["id"] in seed_ids]
         self.refresh()
 
@@ -189,8 +190,10 @@ def process_entries(
     matcher.refresh()
     for entry, f in zip(fresh, features):
         keys = index_keys(f.words, f.hashes, config.shingle_size)
+        hits = look_up(db, keys)
         duplicate = find_duplicate(
-            db, f.words, f.hashes, keys, config.shingle_size, config.copy_prefilter, config.duplicate_aligned, config.min_shingles
+            db, f.words, f.hashes, keys, hits, config.shingle_size, config.copy_prefilter, config.duplicate_aligned,
+            config.min_shingles, matcher.texts,
         )
         article_id = store_articles.insert_article_tx(
             db,
@@ -214,7 +217,7 @@ def process_entries(
         )
         by_url[entry.url] = article_id
         store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
-        store_articles.add_shingles_tx(db, article_id, keys)
+        store_articles.add_shingles_tx(db, article_id, keys_to_store(keys, hits))
         _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
         stats.new += 1
         if duplicate:

@@ -27,6 +27,11 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield items[i : i + _CHUNK]
 
 
+def feed_guids(db: sqlite_utils.Database, feed_id: int) -> set[str]:
+    """Every GUID stored for this feed."""
+    return {r[0] for r in db.execute("SELECT guid FROM article_feeds WHERE feed_id = ?", [feed_id])}
+
+
 def known_guids(db: sqlite_utils.Database, feed_id: int, guids: list[str]) -> set[str]:
     """The GUIDs of this feed that are already stored."""
     found: set[str] = set()
@@ -68,20 +73,36 @@ def add_shingles_tx(db: sqlite_utils.Database, article_id: int, hashes: Iterable
     db.conn.executemany("INSERT OR IGNORE INTO shingles (hash, article_id) VALUES (?, ?)", [(h, article_id) for h in hashes])
 
 
-def shingle_candidates(db: sqlite_utils.Database, keys: list[int], min_overlap: int, limit: int = 50) -> list[dict]:
-    """Stored articles sharing at least min_overlap of these index keys, most shared first."""
+def index_overlap(db: sqlite_utils.Database, keys: list[int], min_overlap: int) -> list[tuple[int, int]]:
+    """(article_id, keys shared) for stored articles indexed under at least min_overlap of these keys."""
+    keys = keys[:_MAX_KEYS]
     if not keys:
         return []
-    keys = keys[:_MAX_KEYS]
     marks = ",".join("?" * len(keys))
-    return list(
-        db.query(
-            f"SELECT s.article_id AS id, count(*) AS overlap, a.duplicate_of, a.index_keys"
-            f" FROM shingles s JOIN articles a ON a.id = s.article_id WHERE s.hash IN ({marks})"
-            f" GROUP BY s.article_id HAVING overlap >= ? ORDER BY overlap DESC, s.article_id LIMIT ?",
-            [*keys, min_overlap, limit],
-        )
-    )
+    return db.execute(
+        f"SELECT article_id, count(*) AS n FROM shingles WHERE hash IN ({marks}) GROUP BY article_id HAVING n >= ?",
+        [*keys, min_overlap],
+    ).fetchall()
+
+
+def full_keys(db: sqlite_utils.Database, keys: list[int], postings: int) -> set[int]:
+    """The keys among these that already index `postings` articles (or more)."""
+    keys = keys[:_MAX_KEYS]
+    if not keys:
+        return set()
+    marks = ",".join("?" * len(keys))
+    return {r[0] for r in db.execute(
+        f"SELECT hash FROM shingles WHERE hash IN ({marks}) GROUP BY hash HAVING count(*) >= ?", [*keys, postings]
+    )}
+
+
+def index_info(db: sqlite_utils.Database, ids: list[int]) -> dict[int, tuple[int | None, int]]:
+    """For these articles: id -> (duplicate_of, index_keys)."""
+    found: dict[int, tuple[int | None, int]] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        found.update((i, (d, k)) for i, d, k in db.execute(f"SELECT id, duplicate_of, index_keys FROM articles WHERE id IN ({marks})", chunk))
+    return found
 
 
 def load_df(db: sqlite_utils.Database) -> tuple[dict[str, int], int]:
