@@ -114,8 +114,13 @@ class Vocabulary:
 
     def vector(self, counts: Counter[str]) -> dict[str, float]:
         """A unit-length TF-IDF vector (sub-linear TF)."""
-        idf, log = self.idf, math.log
-        vec = {t: (1.0 + log(c)) * idf(t) for t, c in counts.items()}
+        cache, df, log, base = self._idf, self.df, math.log, self.docs + 1
+        vec = {}
+        for t, c in counts.items():  # one pass, no call per term: this runs for every article and seed
+            idf = cache.get(t)
+            if idf is None:
+                idf = cache[t] = log(base / (df.get(t, 0) + 1)) + 1.0
+            vec[t] = (1.0 + log(c)) * idf
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 
