@@ -68,6 +68,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     match: MatchConfig = field(default_factory=MatchConfig)
     poll_deadline: float = 60.0  # hard stop for one feed's whole poll
+    feeds_in_flight: int = 24  # feeds fetched, parsed or waiting to be stored at once (bounds memory)
 
 
 def default_db_path() -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from store import articles as store_articles
 from store import feeds as store_feeds
 from store import seeds as store_seeds
 from store.db import iso, iso_in, transaction
@@ -82,6 +83,7 @@ class Poller:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedwatch-store")
         self._pool: ProcessPoolExecutor | None = None  # parses and extracts features on every core
         self._matcher: Matcher | None = None
+        self._slots = asyncio.Semaphore(self.config.feeds_in_flight)  # made again in poll(), on its event loop
         self._seeds_version = 0  # store_seeds.version() when the Matcher was built
 
     async def poll(
@@ -99,6 +101,7 @@ class Poller:
             )
         loop = asyncio.get_running_loop()
         self._matcher = await loop.run_in_executor(self._worker, self._new_matcher)
+        self._slots = asyncio.Semaphore(self.config.feeds_in_flight)
         own_fetcher = self.fetcher is None
         fetcher = self.fetcher or Fetcher(self.config.fetch)
         try:
@@ -139,7 +142,8 @@ class Poller:
     async def refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         """Fetch one feed and store what is new; every failure is recorded on the feed, not raised."""
         try:
-            return await self._refresh_feed(fetcher, feed)
+            async with self._slots:  # parsed feeds waiting for the one store thread would pile up in memory
+                return await self._refresh_feed(fetcher, feed)
         except Exception as exc:  # noqa: BLE001 - a bug on one feed's bytes must not end the poll of the others
             log.error("%s: unexpected %s: %s", feed["url"], type(exc).__name__, exc)
             log.debug("%s: traceback", feed["url"], exc_info=True)
@@ -163,9 +167,10 @@ class Poller:
             return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
         extracted = None
         if self._pool is not None and not result.not_modified and body_hash(result) != feed["body_hash"]:
+            known = await loop.run_in_executor(self._worker, store_articles.feed_guids, self.db, feed["id"])
             try:
                 extracted = await loop.run_in_executor(
-                    self._pool, extract, result.content or b"", result.headers, result.url, self.config.match.shingle_size
+                    self._pool, extract, result.content or b"", result.headers, result.url, self.config.match.shingle_size, known
                 )
             except ParseError as exc:
                 return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
@@ -263,6 +268,9 @@ class Poller:
         except sqlite3.Error as exc:
             self._matcher = self._new_matcher()  # its in-memory counts included the rolled-back batch
             return self._store_failed(feed, exc)
+        except BaseException:
+            self._matcher = self._new_matcher()  # the same, for a bug or an interrupt: the caller records it
+            raise
         self._matcher.refresh()
         log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
         return outcome
@@ -320,12 +328,12 @@ class Extracted:
     features: dict[str, Features]
 
 
-def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int) -> Extracted:
-    """Parse, normalise and extract features: pure CPU work, run in a parser process."""
+def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int, known: set[str] = frozenset()) -> Extracted:
+    """Parse, normalise and extract features (of the entries whose GUID is not known): CPU work for a parser process."""
     parsed = parse_feed(content, headers, url)
     entries = normalise_entries(parsed.entries, url)
     parsed.entries = []  # already normalised; no need to send them back
-    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size) for e in entries})
+    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size) for e in entries if e.guid not in known})
 
 
 def exit_with_parent(parent_pid: int, every: float = 1.0) -> None:
