@@ -20,6 +20,9 @@ from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, 
 from .text import article_text
 
 
+BATCH_ENTRIES = 2000  # new entries whose terms are counted, then judged and stored, together
+
+
 @dataclass
 class SeedModel:
     """A seed ready to compare against: its terms, its shingles and its settings."""
@@ -181,50 +184,19 @@ def process_entries(
         else:
             batch_urls.add(entry.url)
             fresh.append(entry)
-    # Count the whole batch's terms before scoring any of it, so an article's score does not depend on
-    # where in the feed it stood (and the first feed polled into an empty store is not judged blind).
+    # Count a batch's terms before scoring any of it, so an article's score does not depend on where in the
+    # feed it stood (and the first feed polled into an empty store is not judged blind). A feed of tens of
+    # thousands of entries goes in batches of BATCH_ENTRIES, so their features are not all in memory at once.
     precomputed = precomputed or {}
-    features = [precomputed.get(entry.guid) or features_of(entry, config.shingle_size) for entry in fresh]
-    for f in features:
-        matcher.vocab.add(f.counts)
-    matcher.refresh()
-    for entry, f in zip(fresh, features):
-        keys = index_keys(f.words, f.hashes, config.shingle_size)
-        hits = look_up(db, keys)
-        duplicate = find_duplicate(
-            db, f.words, f.hashes, keys, hits, config.shingle_size, config.copy_prefilter, config.duplicate_aligned,
-            config.min_shingles, matcher.texts,
-        )
-        article_id = store_articles.insert_article_tx(
-            db,
-            {
-                "url": entry.url,
-                "link": entry.link,
-                "guid": entry.guid,
-                "title": entry.title,
-                "summary": entry.summary,
-                "content": entry.content,
-                "content_html": entry.content_html,
-                "author": entry.author,
-                "published_at": entry.published_at,
-                "updated_at": entry.updated_at,
-                "language": entry.language,
-                "duplicate_of": duplicate.article_id if duplicate else None,
-                "duplicate_score": round(duplicate.score, 4) if duplicate else None,
-                "shingle_count": len(f.hashes),
-                "index_keys": len(keys),
-            },
-        )
-        by_url[entry.url] = article_id
-        store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
-        store_articles.add_shingles_tx(db, article_id, keys_to_store(keys, hits))
-        _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
-        stats.new += 1
-        if duplicate:
-            stats.duplicates += 1
-            # The original was judged with the document frequencies of its day; judge it again with today's,
-            # so the same text does not come out related in one copy and unrelated in the other.
-            _rejudge(db, matcher, duplicate.article_id)
+    for begin in range(0, len(fresh), BATCH_ENTRIES):
+        batch = fresh[begin : begin + BATCH_ENTRIES]
+        features = [precomputed.pop(entry.guid, None) or features_of(entry, config.shingle_size) for entry in batch]
+        for f in features:
+            matcher.vocab.add(f.counts)
+        matcher.refresh()
+        for entry, f in zip(batch, features):
+            by_url[entry.url] = _store_new(db, matcher, feed_id, entry, f, stats)
+        del features
     for entry in same_url:
         store_articles.add_source_tx(db, feed_id, entry.guid, by_url[entry.url])
         stats.known += 1
@@ -241,6 +213,47 @@ class Features:
     names: Counter[str]
     words: list[str]
     hashes: set[int]
+
+
+def _store_new(db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entry: Entry, f: "Features", stats: ProcessStats) -> int:
+    """Store one new article: its near-copy check, row, source, index keys and a judgement per seed."""
+    config = matcher.config
+    keys = index_keys(f.words, f.hashes, config.shingle_size)
+    hits = look_up(db, keys)
+    duplicate = find_duplicate(
+        db, f.words, f.hashes, keys, hits, config.shingle_size, config.copy_prefilter, config.duplicate_aligned,
+        config.min_shingles, matcher.texts,
+    )
+    article_id = store_articles.insert_article_tx(
+        db,
+        {
+            "url": entry.url,
+            "link": entry.link,
+            "guid": entry.guid,
+            "title": entry.title,
+            "summary": entry.summary,
+            "content": entry.content,
+            "content_html": entry.content_html,
+            "author": entry.author,
+            "published_at": entry.published_at,
+            "updated_at": entry.updated_at,
+            "language": entry.language,
+            "duplicate_of": duplicate.article_id if duplicate else None,
+            "duplicate_score": round(duplicate.score, 4) if duplicate else None,
+            "shingle_count": len(f.hashes),
+            "index_keys": len(keys),
+        },
+    )
+    store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
+    store_articles.add_shingles_tx(db, article_id, keys_to_store(keys, hits))
+    _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
+    stats.new += 1
+    if duplicate:
+        stats.duplicates += 1
+        # The original was judged with the document frequencies of its day; judge it again with today's,
+        # so the same text does not come out related in one copy and unrelated in the other.
+        _rejudge(db, matcher, duplicate.article_id)
+    return article_id
 
 
 def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None = None) -> Features:
