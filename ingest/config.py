@@ -69,6 +69,11 @@ class Config:
     match: MatchConfig = field(default_factory=MatchConfig)
     poll_deadline: float = 60.0  # hard stop for one feed's whole poll
     feeds_in_flight: int = 24  # feeds fetched, parsed or waiting to be stored at once (bounds memory)
+    # Feed bodies are parsed in parser processes that are killed when a feed's poll deadline passes, except
+    # in a poll of a few feeds (under 8) a body this small: it parses in the store thread within a second,
+    # whatever it holds (feedparser costs ~10 s per MiB of the worst markup), without starting a process.
+    parse_inline_bytes: int = 64 * 1024
+    parse_in_processes: bool = True  # False: always parse in the store thread (no deadline on parsing)
 
 
 def default_db_path() -> str:

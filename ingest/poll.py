@@ -16,9 +16,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlite_utils
 
@@ -38,7 +39,8 @@ from .processor import Features, Matcher, ProcessStats, features_of, process_ent
 
 log = logging.getLogger("seedwatch.poll")
 
-PARALLEL_MIN_FEEDS = 8  # below this, starting parser processes costs more than it saves
+PARALLEL_MIN_FEEDS = 8  # from this many feeds a poll parses every body in parser processes (on every core)
+STOP_MARGIN = 0.25  # seconds before a feed's deadline at which an unfinished parse is stopped (to record it)
 
 
 @dataclass
@@ -81,7 +83,8 @@ class Poller:
         self.rng = random.Random()
         self.stop = threading.Event()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seedwatch-store")
-        self._pool: ProcessPoolExecutor | None = None  # parses and extracts features on every core
+        self._parsers: ParserPool | None = None  # parses and extracts features on every core, with a deadline
+        self._many = False  # this poll has PARALLEL_MIN_FEEDS feeds or more: every body goes to the parsers
         self._matcher: Matcher | None = None
         self._slots = asyncio.Semaphore(self.config.feeds_in_flight)  # made again in poll(), on its event loop
         self._seeds_version = 0  # store_seeds.version() when the Matcher was built
@@ -92,13 +95,9 @@ class Poller:
         """Poll these feeds concurrently (within the fetcher's limits); never raises for a feed's fault."""
         started = time.monotonic()
         summary = PollSummary(feeds=len(feeds))
-        if len(feeds) >= PARALLEL_MIN_FEEDS and (os.cpu_count() or 1) > 1 and self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=os.cpu_count(),
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=exit_with_parent,
-                initargs=(os.getpid(),),
-            )
+        self._many = len(feeds) >= PARALLEL_MIN_FEEDS
+        if self.config.parse_in_processes and self._parsers is None:
+            self._parsers = ParserPool(min(os.cpu_count() or 1, max(1, len(feeds))))
         loop = asyncio.get_running_loop()
         self._matcher = await loop.run_in_executor(self._worker, self._new_matcher)
         self._slots = asyncio.Semaphore(self.config.feeds_in_flight)
@@ -136,8 +135,8 @@ class Poller:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._parsers is not None:
+            self._parsers.close()
 
     async def refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         """Fetch one feed and store what is new; every failure is recorded on the feed, not raised."""
@@ -153,6 +152,7 @@ class Poller:
 
     async def _refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.config.poll_deadline
         if self.stop.is_set():
             return FeedOutcome(feed["id"], feed["url"], "skipped")
         try:
@@ -166,17 +166,21 @@ class Poller:
         except FetchError as exc:
             return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
         extracted = None
-        if self._pool is not None and not result.not_modified and body_hash(result) != feed["body_hash"]:
+        size = len(result.content or b"")
+        changed = not result.not_modified and body_hash(result) != feed["body_hash"]
+        if changed and self._parsers is not None and (self._many or size > self.config.parse_inline_bytes):
             known = await loop.run_in_executor(self._worker, store_articles.feed_guids, self.db, feed["id"])
             try:
-                extracted = await loop.run_in_executor(
-                    self._pool, extract, result.content or b"", result.headers, result.url, self.config.match.shingle_size, known
+                extracted = await self._parsers.run(
+                    deadline, extract, result.content or b"", result.headers, result.url, self.config.match.shingle_size, known
                 )
             except ParseError as exc:
                 return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
             except BrokenProcessPool:
-                # A parser process died (out of memory, a crash in a C extension): parse this one here.
-                log.error("%s: parser process died; parsing in the main process", feed["url"])
+                # Twice: this feed kills the process that reads it (out of memory, a crash in C); it is not
+                # parsed in the daemon's own process, where it would do the same.
+                message = "a parser process died reading this feed (out of memory or a crash)"
+                return await loop.run_in_executor(self._worker, self._record_error, feed, message, None, None)
         prepared = await loop.run_in_executor(self._worker, self._prepare, feed, result, extracted)
         if isinstance(prepared, FeedOutcome):
             return prepared
@@ -326,6 +330,61 @@ class Extracted:
     feed: ParsedFeed
     entries: list[Entry]
     features: dict[str, Features]
+
+
+class ParserPool:
+    """Parser processes with a deadline per feed: a parse that overruns is killed, with the processes it ran in.
+
+    ProcessPoolExecutor cannot stop a call that has started, so an overrun kills the pool's processes and
+    the next feed starts a new pool; a feed whose parse died with them is tried once more in the new one.
+    """
+
+    def __init__(self, workers: int, start: Callable[[int], Executor] | None = None):
+        self.workers = workers
+        self._start = start or _parser_processes
+        self._executor: Executor | None = None
+
+    async def run(self, deadline: float, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) in a parser process, by time.monotonic() deadline; ParseError when it is not done by then."""
+        for attempt in range(2):
+            executor = self._executor or self._new()
+            future = asyncio.wrap_future(executor.submit(fn, *args))
+            try:
+                return await asyncio.wait_for(future, max(0.0, deadline - STOP_MARGIN - time.monotonic()))
+            except asyncio.TimeoutError:
+                self._kill(executor)
+                raise ParseError("parsing did not finish within the poll deadline; stopped") from None
+            except BrokenProcessPool:
+                self._kill(executor)
+                if attempt or time.monotonic() >= deadline:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _new(self) -> Executor:
+        self._executor = self._start(self.workers)
+        return self._executor
+
+    def _kill(self, executor: Executor) -> None:
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is executor:
+            self._executor = None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _parser_processes(workers: int) -> ProcessPoolExecutor:
+    # forkserver: the daemon has threads, and fork() copies their locks in whatever state they are in.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int, known: set[str] = frozenset()) -> Extracted:

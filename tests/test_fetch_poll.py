@@ -332,7 +332,7 @@ def test_many_feeds_are_parsed_in_parser_processes(fresh_db, server):
     poller = Poller(fresh_db, fast_config())
     try:
         summary = asyncio.run(poller.poll(feeds))
-        assert poller._pool is not None  # the pool was used, not the in-thread fallback
+        assert poller._parsers is not None and poller._parsers._executor is not None  # parser processes were used
     finally:
         poller.close()
     assert summary.ok == len(feeds) and summary.stats.new == 3 * len(feeds)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
 import ingest.parser as parser_module
 import ingest.poll as poll_module
 from ingest.localserver import Response
-from ingest.poll import Poller, poll_feeds
+from ingest.poll import ParserPool, Poller, poll_feeds
 from store import feeds as store_feeds
 from tests.hostile.conftest import HOSTILE_CONFIG, articles_of, assert_plain_words
 from tests.hostile.farm import good_feed, good_urls
@@ -74,14 +75,14 @@ def test_crash_in_a_parser_process_is_the_feeds_error(fresh_db, server, monkeypa
     bad, good = _two_feeds(fresh_db, server)
     real = poll_module.extract
 
-    def extract(content, headers, url, shingle_size):
+    def extract(content, headers, url, *args):
         if "bad" in url:
             raise ValueError("a bug in a parser process")
-        return real(content, headers, url, shingle_size)
+        return real(content, headers, url, *args)
 
     monkeypatch.setattr(poll_module, "extract", extract)
-    poller = Poller(fresh_db, HOSTILE_CONFIG)
-    poller._pool = ThreadPoolExecutor(max_workers=1)  # type: ignore[assignment]
+    poller = Poller(fresh_db, replace(HOSTILE_CONFIG, parse_inline_bytes=0))  # every body to the parser pool
+    poller._parsers = ParserPool(1, start=ThreadPoolExecutor)
     try:
         summary = asyncio.run(poller.poll([bad, good]))
     finally:

@@ -56,3 +56,9 @@ def test_element_with_15000_attributes_costs_no_time(hostile):
     # 150 KB of attributes on one <item>: legal, and must not cost quadratic time.
     r = hostile.run("attribute_flood")
     assert r.elapsed < 2
+
+
+def test_feed_that_takes_long_to_parse_is_stopped_at_the_deadline(hostile):
+    # 1 MiB of empty <b/> elements: ~16 s of feedparser. The parse runs in a parser process, which is
+    # killed when the feed's poll deadline (3 s here) comes; the other feed of the poll is stored.
+    hostile.run("slow_to_parse")
