@@ -74,6 +74,7 @@ class Config:
     # whatever it holds (feedparser costs ~10 s per MiB of the worst markup), without starting a process.
     parse_inline_bytes: int = 64 * 1024
     parse_in_processes: bool = True  # False: always parse in the store thread (no deadline on parsing)
+    parser_memory_mb: int = 512  # a parser process's data (heap) limit: a feed that needs more is an error
 
 
 def default_db_path() -> str:

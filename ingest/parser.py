@@ -227,6 +227,8 @@ def parse_feed(data: bytes, headers: dict[str, str] | None = None, url: str = ""
         return _parse_json_feed(stripped, url) if is_json else _parse_xml_feed(data, stripped, headers, url)
     except ParseError:
         raise
+    except MemoryError:
+        raise ParseError("not a feed seedwatch can read: parsing it needs more memory than a parser may use") from None
     except Exception as exc:  # noqa: BLE001 - whatever a parser raises on hostile bytes is that feed's error
         log.debug("parser failed on %s", url, exc_info=True)
         kind = "JSON" if is_json else "XML"

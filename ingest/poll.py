@@ -7,6 +7,7 @@ thread that owns the database connection, so one feed's transaction never interl
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -35,7 +36,7 @@ from .fetcher import Fetcher, FetchResult
 from .normalise import Entry, normalise_entries
 from .parser import ParsedFeed, parse_feed
 from .seeds import extract_main_text
-from .processor import Features, Matcher, ProcessStats, features_of, process_entries
+from .processor import BATCH_ENTRIES, Features, Matcher, ProcessStats, features_of, process_entries
 
 log = logging.getLogger("seedwatch.poll")
 
@@ -97,7 +98,8 @@ class Poller:
         summary = PollSummary(feeds=len(feeds))
         self._many = len(feeds) >= PARALLEL_MIN_FEEDS
         if self.config.parse_in_processes and self._parsers is None:
-            self._parsers = ParserPool(min(os.cpu_count() or 1, max(1, len(feeds))))
+            workers = min(os.cpu_count() or 1, max(1, len(feeds)))
+            self._parsers = ParserPool(workers, parser_processes(self.config.parser_memory_mb))
         loop = asyncio.get_running_loop()
         self._matcher = await loop.run_in_executor(self._worker, self._new_matcher)
         self._slots = asyncio.Semaphore(self.config.feeds_in_flight)
@@ -141,18 +143,15 @@ class Poller:
     async def refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         """Fetch one feed and store what is new; every failure is recorded on the feed, not raised."""
         try:
-            async with self._slots:  # parsed feeds waiting for the one store thread would pile up in memory
-                return await self._refresh_feed(fetcher, feed)
+            return await self._refresh_feed(fetcher, feed)
         except Exception as exc:  # noqa: BLE001 - a bug on one feed's bytes must not end the poll of the others
             log.error("%s: unexpected %s: %s", feed["url"], type(exc).__name__, exc)
             log.debug("%s: traceback", feed["url"], exc_info=True)
             message = f"seedwatch could not process this feed (internal {type(exc).__name__}; see the log)"
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._worker, self._record_error, feed, message, None, None)
+            return await self._fail(feed, message)
 
     async def _refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
-        loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + self.config.poll_deadline
+        started = time.monotonic()
         if self.stop.is_set():
             return FeedOutcome(feed["id"], feed["url"], "skipped")
         try:
@@ -160,11 +159,23 @@ class Poller:
                 fetcher.get(feed["url"], feed["etag"], feed["last_modified"]), self.config.poll_deadline
             )
         except asyncio.TimeoutError:
-            return await loop.run_in_executor(self._worker, self._record_error, feed, f"poll took over {self.config.poll_deadline:g} s", None, None)
+            return await self._fail(feed, f"poll took over {self.config.poll_deadline:g} s")
         except HTTPStatusError as exc:
-            return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), exc.status, exc.retry_after)
+            return await self._fail(feed, str(exc), exc.status, exc.retry_after)
         except FetchError as exc:
-            return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
+            return await self._fail(feed, str(exc))
+        waiting = time.monotonic()
+        async with self._slots:  # parsed feeds waiting for the one store thread would pile up in memory
+            deadline = started + self.config.poll_deadline + (time.monotonic() - waiting)
+            return await self._process(fetcher, feed, result, deadline)
+
+    async def _process(self, fetcher: Fetcher, feed: dict, result: FetchResult, deadline: float) -> FeedOutcome:
+        """Parse (by the feed's deadline), fetch full texts, and store one fetched feed.
+
+        The deadline (time.monotonic()) covers the feed's own work, its fetch and its parse; its wait for a
+        slot moves it later.
+        """
+        loop = asyncio.get_running_loop()
         extracted = None
         size = len(result.content or b"")
         changed = not result.not_modified and body_hash(result) != feed["body_hash"]
@@ -175,12 +186,12 @@ class Poller:
                     deadline, extract, result.content or b"", result.headers, result.url, self.config.match.shingle_size, known
                 )
             except ParseError as exc:
-                return await loop.run_in_executor(self._worker, self._record_error, feed, str(exc), None, None)
+                return await self._fail(feed, str(exc))
             except BrokenProcessPool:
                 # Twice: this feed kills the process that reads it (out of memory, a crash in C); it is not
                 # parsed in the daemon's own process, where it would do the same.
                 message = "a parser process died reading this feed (out of memory or a crash)"
-                return await loop.run_in_executor(self._worker, self._record_error, feed, message, None, None)
+                return await self._fail(feed, message)
         prepared = await loop.run_in_executor(self._worker, self._prepare, feed, result, extracted)
         if isinstance(prepared, FeedOutcome):
             return prepared
@@ -294,6 +305,14 @@ class Poller:
             return {"url": target, "previous_url": feed["url"], "redirect_target": None, "redirect_streak": 0}
         return {"redirect_target": target, "redirect_streak": streak}
 
+    async def _fail(self, feed: dict, message: str, status: int | None = None, retry_after: float | None = None) -> FeedOutcome:
+        """Record a failed check on the store thread, with the time it failed (the thread may be busy storing)."""
+        loop = asyncio.get_running_loop()
+        failed_at = iso()
+        return await loop.run_in_executor(
+            self._worker, functools.partial(self._record_error, feed, message, status, retry_after, last_checked_at=failed_at)
+        )
+
     def _record_error(
         self, feed: dict, message: str, status: int | None, retry_after: float | None, **extra: object
     ) -> FeedOutcome:
@@ -341,7 +360,7 @@ class ParserPool:
 
     def __init__(self, workers: int, start: Callable[[int], Executor] | None = None):
         self.workers = workers
-        self._start = start or _parser_processes
+        self._start = start or parser_processes(512)
         self._executor: Executor | None = None
 
     async def run(self, deadline: float, fn: Callable[..., Any], *args: Any) -> Any:
@@ -377,14 +396,34 @@ class ParserPool:
             self._executor = None
 
 
-def _parser_processes(workers: int) -> ProcessPoolExecutor:
-    # forkserver: the daemon has threads, and fork() copies their locks in whatever state they are in.
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("forkserver"),
-        initializer=exit_with_parent,
-        initargs=(os.getpid(),),
-    )
+def parser_processes(memory_mb: int) -> Callable[[int], ProcessPoolExecutor]:
+    """A ParserPool start function: forkserver processes that exit with this one and may use memory_mb of data."""
+
+    def start(workers: int) -> ProcessPoolExecutor:
+        # forkserver: the daemon has threads, and fork() copies their locks in whatever state they are in.
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=start_parser_process,
+            initargs=(os.getpid(), memory_mb),
+        )
+
+    return start
+
+
+def start_parser_process(parent_pid: int, memory_mb: int) -> None:
+    """A parser process's set-up: a cap on its data segment (RLIMIT_DATA), and exit with its parent."""
+    try:
+        import resource
+
+        limit = memory_mb * 1024 * 1024
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    except (ImportError, ValueError, OSError):  # no resource module (Windows) or a refused limit: no cap
+        pass
+    exit_with_parent(parent_pid)
 
 
 def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int, known: set[str] = frozenset()) -> Extracted:
@@ -392,7 +431,8 @@ def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int
     parsed = parse_feed(content, headers, url)
     entries = normalise_entries(parsed.entries, url)
     parsed.entries = []  # already normalised; no need to send them back
-    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size) for e in entries if e.guid not in known})
+    fresh = [e for e in entries if e.guid not in known][:BATCH_ENTRIES]  # beyond that, the store thread, batch by batch
+    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size) for e in fresh})
 
 
 def exit_with_parent(parent_pid: int, every: float = 1.0) -> None:

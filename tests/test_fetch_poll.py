@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from ingest.config import Config, FetchConfig
+from ingest.errors import ParseError
 from ingest.localserver import Response
 from ingest.poll import poll_feeds
 from store import feeds as store_feeds
@@ -338,3 +339,36 @@ def test_many_feeds_are_parsed_in_parser_processes(fresh_db, server):
     assert summary.ok == len(feeds) and summary.stats.new == 3 * len(feeds)
     rows = fresh_db.execute("SELECT count(*), sum(index_keys > 0) FROM articles").fetchone()
     assert rows == (3 * len(feeds), 3 * len(feeds))
+
+
+def allocate(megabytes: int) -> int:
+    """Run in a parser process: hold megabytes of memory for a moment."""
+    return len(bytearray(megabytes * 1024 * 1024))
+
+
+def test_parser_processes_are_capped_in_memory():
+    import asyncio
+
+    from ingest.poll import ParserPool, parser_processes
+
+    async def run(cap_mb: int, want_mb: int):
+        pool = ParserPool(1, parser_processes(cap_mb))
+        try:
+            return await pool.run(time.monotonic() + 30, allocate, want_mb)
+        finally:
+            pool.close()
+
+    assert asyncio.run(run(512, 64)) == 64 * 1024 * 1024
+    with pytest.raises(MemoryError):
+        asyncio.run(run(128, 256))
+
+
+def test_a_parse_that_runs_out_of_memory_is_a_parse_error(monkeypatch):
+    import ingest.parser as parser_module
+
+    def greedy(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(parser_module.feedparser, "parse", greedy)
+    with pytest.raises(ParseError, match="needs more memory than a parser may use"):
+        parser_module.parse_feed(rss([{"title": "t", "link": "https://x.example/1"}]), {}, "https://x.example/feed")
