@@ -16,8 +16,8 @@ from store.db import transaction
 from .config import MatchConfig
 from .dedupe import TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
-from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms
-from .text import article_text
+from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms, terms_of_words
+from .text import article_text, words
 
 
 BATCH_ENTRIES = 2000  # new entries whose terms are counted, then judged and stored, together
@@ -262,9 +262,19 @@ def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None
         title, text = entry_or_title.title, entry_or_title.text
     else:
         title, text = entry_or_title, article_text(entry_or_title, None, body)
-    rest = text[len(title):] if text.startswith(title) else text
-    words = tokens(text)
-    return Features(terms(title, rest), entities(title, rest), words, shingles_of(words, shingle_size))
+    title_words = words(title)
+    if text.startswith(title):
+        rest = text[len(title):]
+        rest_words = words(rest)
+        # The text is split into words once: a line break between title and rest ends a word as the end of
+        # the title does, so the text's words are the title's followed by the rest's.
+        text_words = title_words + rest_words if not title or not rest or rest[0] == "\n" else words(text)
+    else:
+        rest = text
+        text_words = rest_words = words(rest)
+    compared = tokens(text, text_words)
+    counts = terms_of_words(title_words, rest_words)
+    return Features(counts, entities(title, rest), compared, shingles_of(compared, shingle_size))
 
 
 def _rejudge(db: sqlite_utils.Database, matcher: Matcher, article_id: int) -> None:

@@ -12,9 +12,11 @@ import functools
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain, filterfalse
 
-from .text import CJK, STOPWORDS, words
+from .text import CJK, STOPWORDS, ascii_words_only, words
 
 TITLE_WEIGHT = 2  # a title word counts as much as two body words
 NUMBER_WEIGHT = 2  # figures (2,400 drones; 6.1 magnitude) are specific to one story
@@ -22,7 +24,6 @@ ENTITY_SHARE = 0.3  # weight of the entity channel in the blended score
 SHORT_TERMS = 80  # documents with fewer distinct terms than this get their score lifted ...
 SHORT_LIFT = 0.2  # ... by this x log(SHORT_TERMS / terms)
 KEYWORD_BOOST = 0.05  # per boost keyword the article contains
-_ENTITY = re.compile(r"(?:[^\W\d_][\w'\u2019-]*|\d[\d.,:/-]*)", re.UNICODE)
 _SENTENCE_END = ".!?:\"\u201c\u2018('"
 _CJK_CHAR = re.compile(f"[{CJK}]")
 
@@ -42,21 +43,64 @@ def terms(title: str, body: str) -> Counter[str]:
 
     In Chinese and Japanese text every pair of neighbouring characters is a term (character bigrams).
     """
-    counts: Counter[str] = Counter()
-    for weight, text in ((TITLE_WEIGHT, title), (1, body)):
-        previous_cjk = ""
-        for w in words(text):
-            if _CJK_CHAR.match(w):
-                # Chinese and Japanese have no spaces; each character is a word, and pairs of them are the terms.
-                if previous_cjk:
-                    counts[previous_cjk + w] += weight
-                previous_cjk = w
-                continue
-            previous_cjk = ""
-            if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
-                continue
-            counts[stem(w)] += weight * (NUMBER_WEIGHT if w[0].isdigit() else 1)
+    return terms_of_words(words(title), words(body))
+
+
+def terms_of_words(title_words: list[str], body_words: list[str]) -> Counter[str]:
+    """terms() of a document whose title and body are already split into words (text.words)."""
+    _learn_terms(chain(title_words, body_words))
+    # Counted in C, each word's term read from the cache: no Python step per word.
+    counts = Counter(map(_word_term.__getitem__, chain(*[title_words] * TITLE_WEIGHT, body_words)))
+    if _CJK_WORD in counts:
+        counts = Counter()
+        _count_terms(counts, title_words, TITLE_WEIGHT)
+        _count_terms(counts, body_words, 1)
+        return counts
+    counts.pop(None, None)  # stopwords
+    for t in _number_terms.intersection(counts):
+        counts[t] *= NUMBER_WEIGHT
     return counts
+
+
+# Each word's term: None for a stopword, _CJK_WORD for a CJK character (its terms depend on its neighbours).
+# The terms of numbers, which count NUMBER_WEIGHT times, are in _number_terms: a term starts with a digit
+# exactly when its word does, so no word's term is both.
+_word_term: dict[str, object] = {}
+_number_terms: set[str] = set()
+_CJK_WORD = object()
+_MAX_CACHED = 300_000
+
+
+def _learn_terms(ws: Iterable[str]) -> None:
+    """Put the terms of the words not in the cache yet in it (most texts have a few: names, figures)."""
+    if len(_word_term) > _MAX_CACHED:
+        _word_term.clear()
+        _number_terms.clear()
+    for w in filterfalse(_word_term.__contains__, ws):
+        if _CJK_CHAR.match(w):
+            _word_term[w] = _CJK_WORD
+        elif w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
+            _word_term[w] = None
+        else:
+            t = _word_term[w] = stem(w)
+            if w[0].isdigit():
+                _number_terms.add(t)
+
+
+def _count_terms(counts: Counter[str], ws: list[str], weight: int) -> None:
+    """Add the terms of these words one by one: with CJK characters, pairs of neighbours are terms."""
+    previous_cjk = ""
+    for w in ws:
+        if _CJK_CHAR.match(w):
+            # Chinese and Japanese have no spaces; each character is a word, and pairs of them are the terms.
+            if previous_cjk:
+                counts[previous_cjk + w] += weight
+            previous_cjk = w
+            continue
+        previous_cjk = ""
+        if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
+            continue
+        counts[stem(w)] += weight * (NUMBER_WEIGHT if w[0].isdigit() else 1)
 
 
 def entities(title: str, body: str) -> Counter[str]:
@@ -65,21 +109,70 @@ def entities(title: str, body: str) -> Counter[str]:
     for weight, text in ((TITLE_WEIGHT, title), (1, body)):
         if text.isupper() or text.istitle():
             continue  # a headline in capitals says nothing about which words are names
-        for line in text.splitlines():
-            for m in _ENTITY.finditer(line):
-                token = m.group(0)
-                if token[0].isdigit():
-                    pass
-                elif not token[0].isupper():
-                    continue
-                else:
-                    before = line[: m.start()].rstrip()
-                    if not before or before[-1] in _SENTENCE_END:
-                        continue
-                for w in words(token):
-                    if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
-                        counts[stem(w)] += weight
+        sequence = _entity_sequence(text)
+        if weight == 1:
+            counts.update(sequence)
+        else:
+            for t in sequence:
+                counts[t] += weight
     return counts
+
+
+# Entity tokens, found left to right: a letter then letters, digits, apostrophes and hyphens, or a digit
+# then digits and . , : / -. _CANDIDATES finds the same tokens but stops only at those that may be entities
+# (the ones not starting with a-z) and at line breaks, so Python sees about one token in five. Groups: 1
+# everything since the previous stop (lower-case tokens, matched whole, and the characters between tokens),
+# then one of 2 a token starting with a letter, 3 a number, 4 a line break; all four empty at the end of the
+# text. Possessive, so a lower-case token is never split.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines() breaks lines
+_CANDIDATES = re.compile(
+    rf"((?:[a-z][\w'\u2019-]*+|[^\w{_LINE_BREAKS}]++|_++)*+)"
+    rf"(?:([^\W\d_a-z][\w'\u2019-]*+)|(\d[\d.,:/-]*+)|([{_LINE_BREAKS}])|\Z)",
+    re.UNICODE | re.DOTALL,
+)
+# _CANDIDATES for a text whose word characters are all ASCII (text.ascii_words_only): the same matches there,
+# and every token of group 2 is capitalised. (A lower-case token and the separators after it are one step.)
+_ASCII_CANDIDATES = re.compile(
+    rf"((?:[a-z][A-Za-z0-9_'\u2019-]*+[^A-Za-z0-9{_LINE_BREAKS}]*+|[^A-Za-z0-9{_LINE_BREAKS}]++)*+)"
+    rf"(?:([A-Z][A-Za-z0-9_'\u2019-]*+)|([0-9][0-9.,:/-]*+)|([{_LINE_BREAKS}])|\Z)",
+    re.DOTALL,
+)
+
+
+def _entity_sequence(text: str) -> list[str]:
+    """The entity terms of one text in order: numbers, and capitalised tokens that do not open a sentence.
+
+    A token opens a sentence when nothing but whitespace precedes it in its line, or the last character
+    before it is in _SENTENCE_END. A token starting with a digit that is not a decimal one (a superscript two)
+    is a number too, as str.isdigit says.
+    """
+    ascii_only = ascii_words_only(text)
+    sentence_end = _SENTENCE_END
+    kept: list[str] = []
+    previous = ""  # the previous token in the line, if only whitespace lies between it and the next
+    for gap, letters, number, line_break in (_ASCII_CANDIDATES if ascii_only else _CANDIDATES).findall(text):
+        if letters:
+            if ascii_only or (not letters[0].isdigit() and letters[0].isupper()):
+                before = gap.rstrip() or previous
+                if before and before[-1] not in sentence_end:
+                    kept.append(letters)
+            elif letters[0].isdigit():
+                kept.append(letters)
+            previous = letters
+        elif number:
+            kept.append(number)
+            previous = number
+        elif line_break:
+            previous = ""
+        else:
+            break
+    return list(chain.from_iterable(map(_entity_terms, kept)))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _entity_terms(token: str) -> tuple[str, ...]:
+    """The terms an entity token counts as (a hyphenated name is two; stopwords are none)."""
+    return tuple(stem(w) for w in words(token) if w not in STOPWORDS and (len(w) > 1 or w.isdigit()))
 
 
 @dataclass

@@ -45,12 +45,37 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """All words of a text, folded (numbers such as 2,400 kept whole; each CJK character a word)."""
-    return [w.replace(",", "") for w in WORD.findall(fold(text))]
+    folded = fold(text)
+    found = (_ASCII_WORD if ascii_words_only(folded) else WORD).findall(folded)
+    if "," not in "".join(found):  # one scan instead of a replace() per word: most texts have no 2,400
+        return found
+    return [w.replace(",", "") for w in found]
+
+
+# WORD for a text whose word characters are all ASCII: the same matches there (no CJK character for its
+# first branch; its letters are A-Z a-z 0-9), found about twice as fast, without Unicode lookups.
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]++(?:'[A-Za-z0-9]++)*+(?:[.,][0-9]++)*+")
+_ASCII_BYTES = bytes(range(128))
+_WORDISH = re.compile(rf"\w|[{CJK}]")
+
+
+def ascii_words_only(text: str) -> bool:
+    """Whether every word character (\\w) and CJK character of the text is ASCII, so ASCII classes are exact."""
+    if text.isascii():
+        return True
+    # UTF-8 without its ASCII bytes: the text's non-ASCII characters alone, usually a few quotes and dashes.
+    others = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    return _WORDISH.search(others) is None
 
 
 def strip_boilerplate(text: str) -> str:
     """The text without lines that are site furniture (share buttons, 'Source link', newsletter pitches)."""
     return "\n".join(line for line in text.splitlines() if line.strip() and not BOILERPLATE.match(line))
+
+
+def has_boilerplate(text: str) -> bool:
+    """Whether strip_boilerplate would drop a line other than a blank one (if not, the text keeps all its words)."""
+    return any(map(BOILERPLATE.match, text.splitlines()))
 
 
 def article_text(title: str | None, summary: str | None, content: str | None) -> str:
