@@ -11,8 +11,8 @@ help:
 	@echo "make test       run the test suite"
 	@echo "make run        start the daemon on ./seedwatch.db and seeds/"
 	@echo "make eval       relevance and copy/duplicate quality on ../shared/eval (EVAL_DATA=...)"
-	@echo "make bench      performance: 200 feeds x 50 entries from a local feed farm (BENCH_ARGS=--help)"
-	@echo "make bench-peers  the same, side by side with lemon24/reader (installed in bench/.venv-peers)"
+	@echo "make bench      performance: 200 feeds x 50 entries from a local feed farm, beside reader if installed (BENCH_ARGS=--help)"
+	@echo "make bench-peers  install lemon24/reader in bench/.venv-peers, then make bench"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,7 @@ $(PEERS_STAMP):
 	@touch $(PEERS_STAMP)
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py --no-peers $(BENCH_ARGS)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-peers: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
