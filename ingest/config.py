@@ -68,7 +68,8 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     match: MatchConfig = field(default_factory=MatchConfig)
     poll_deadline: float = 60.0  # hard stop for one feed's whole poll
-    feeds_in_flight: int = 24  # feeds fetched, parsed or waiting to be stored at once (bounds memory)
+    feeds_in_flight: int = 24  # fetched feeds being parsed or waiting to be stored at once (bounds memory) ...
+    bytes_in_flight: int = 16 * 1024 * 1024  # ... and their bodies' bytes (a body over this goes alone)
     # Feed bodies are parsed in parser processes that are killed when a feed's poll deadline passes, except
     # in a poll of a few feeds (under 8) a body this small: it parses in the store thread within a second,
     # whatever it holds (feedparser costs ~10 s per MiB of the worst markup), without starting a process.

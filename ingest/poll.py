@@ -7,6 +7,7 @@ thread that owns the database connection, so one feed's transaction never interl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -16,7 +17,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ class Poller:
         self._parsers: ParserPool | None = None  # parses and extracts features on every core, with a deadline
         self._many = False  # this poll has PARALLEL_MIN_FEEDS feeds or more: every body goes to the parsers
         self._matcher: Matcher | None = None
-        self._slots = asyncio.Semaphore(self.config.feeds_in_flight)  # made again in poll(), on its event loop
+        self._in_flight = InFlight(self.config.feeds_in_flight, self.config.bytes_in_flight)  # again in poll()
         self._seeds_version = 0  # store_seeds.version() when the Matcher was built
 
     async def poll(
@@ -100,9 +101,8 @@ class Poller:
         if self.config.parse_in_processes and self._parsers is None:
             workers = min(os.cpu_count() or 1, max(1, len(feeds)))
             self._parsers = ParserPool(workers, parser_processes(self.config.parser_memory_mb))
-        loop = asyncio.get_running_loop()
-        self._matcher = await loop.run_in_executor(self._worker, self._new_matcher)
-        self._slots = asyncio.Semaphore(self.config.feeds_in_flight)
+        self._matcher = None  # built by the first feed that has something to judge (a poll of 304s needs none)
+        self._in_flight = InFlight(self.config.feeds_in_flight, self.config.bytes_in_flight)
         own_fetcher = self.fetcher is None
         fetcher = self.fetcher or Fetcher(self.config.fetch)
         try:
@@ -165,7 +165,7 @@ class Poller:
         except FetchError as exc:
             return await self._fail(feed, str(exc))
         waiting = time.monotonic()
-        async with self._slots:  # parsed feeds waiting for the one store thread would pile up in memory
+        async with self._in_flight.admit(len(result.content or b"")):
             deadline = started + self.config.poll_deadline + (time.monotonic() - waiting)
             return await self._process(fetcher, feed, result, deadline)
 
@@ -224,6 +224,12 @@ class Poller:
 
     # Everything below runs on the store worker thread.
 
+    def _judge(self) -> Matcher:
+        """The poll's Matcher, built on first use."""
+        if self._matcher is None:
+            self._matcher = self._new_matcher()
+        return self._matcher
+
     def _new_matcher(self) -> Matcher:
         """A Matcher over the stored seeds; the seeds version is read first, so a seed stored meanwhile only costs a rebuild."""
         self._seeds_version = store_seeds.version(self.db)
@@ -257,7 +263,7 @@ class Poller:
                         ttl_seconds=ttl,
                         next_check_at=iso_in(schedule.after_success(feed["interval_seconds"], ttl, cfg, self.rng)),
                     )
-                    full_text = self._matcher.full_text_candidates(feed["id"], entries) if feed["full_text"] else []
+                    full_text = self._judge().full_text_candidates(feed["id"], entries) if feed["full_text"] else []
                     return _Prepared(state, entries, full_text, features)
                 outcome.status = "unchanged"
             state["ttl_seconds"] = ttl if ttl is not None else feed["ttl_seconds"]
@@ -274,17 +280,17 @@ class Poller:
         outcome = FeedOutcome(feed["id"], feed["url"], "new-entries")
         try:
             with transaction(self.db):
-                if store_seeds.version(self.db) != self._seeds_version:
+                if self._matcher is None or store_seeds.version(self.db) != self._seeds_version:
                     # A seed was added, changed or removed since the Matcher was built (`seeds add` while this
                     # poll runs): judge with the stored seeds, or these articles would miss or break on it.
                     self._matcher = self._new_matcher()
                 outcome.stats = process_entries(self.db, self._matcher, feed["id"], prepared.entries, prepared.features)
                 store_feeds.update_feed_in_tx(self.db, feed["id"], prepared.state)
         except sqlite3.Error as exc:
-            self._matcher = self._new_matcher()  # its in-memory counts included the rolled-back batch
+            self._matcher = None  # its in-memory counts included the rolled-back batch: built again when next needed
             return self._store_failed(feed, exc)
         except BaseException:
-            self._matcher = self._new_matcher()  # the same, for a bug or an interrupt: the caller records it
+            self._matcher = None  # the same, for a bug or an interrupt: the caller records it
             raise
         self._matcher.refresh()
         log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
@@ -349,6 +355,36 @@ class Extracted:
     feed: ParsedFeed
     entries: list[Entry]
     features: dict[str, Features]
+
+
+class InFlight:
+    """Admission of fetched feeds to parsing and storing: at most `feeds` at once, and `budget` bytes of bodies
+    (a body over the budget goes alone), so what waits for the one store thread stays bounded in memory."""
+
+    def __init__(self, feeds: int, budget: int):
+        self.feeds, self.budget = feeds, budget
+        self._count = 0
+        self._bytes = 0
+        self._changed: asyncio.Condition | None = None  # made on first use, on the running loop
+
+    @contextlib.asynccontextmanager
+    async def admit(self, size: int) -> AsyncIterator[None]:
+        """Wait for room for a body of this size, hold it while the block runs."""
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: self._count == 0 or (self._count < self.feeds and self._bytes + size <= self.budget)
+            )
+            self._count += 1
+            self._bytes += size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._count -= 1
+                self._bytes -= size
+                self._changed.notify_all()
 
 
 class ParserPool:

@@ -372,3 +372,30 @@ def test_a_parse_that_runs_out_of_memory_is_a_parse_error(monkeypatch):
     monkeypatch.setattr(parser_module.feedparser, "parse", greedy)
     with pytest.raises(ParseError, match="needs more memory than a parser may use"):
         parser_module.parse_feed(rss([{"title": "t", "link": "https://x.example/1"}]), {}, "https://x.example/feed")
+
+
+def test_fetched_feeds_are_admitted_by_count_and_by_bytes():
+    import asyncio
+
+    from ingest.poll import InFlight
+
+    seen: list[tuple[int, ...]] = []  # who was inside each time someone entered
+
+    async def scenario() -> None:
+        gate = InFlight(feeds=2, budget=100)
+        inside: list[int] = []
+
+        async def feed(size: int) -> None:
+            async with gate.admit(size):
+                inside.append(size)
+                seen.append(tuple(inside))
+                await asyncio.sleep(0.01)
+                inside.remove(size)
+
+        await asyncio.gather(*(feed(size) for size in [60, 60, 30, 30, 30, 500, 10, 90]))
+
+    asyncio.run(scenario())
+    assert len(seen) == 8
+    assert all(len(group) <= 2 for group in seen)  # at most 2 feeds at once
+    assert all(sum(group) <= 100 or group == (500,) for group in seen)  # 100 bytes at most; a bigger body alone
+    assert (500,) in seen
