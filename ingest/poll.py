@@ -164,17 +164,14 @@ class Poller:
             return await self._fail(feed, str(exc), exc.status, exc.retry_after)
         except FetchError as exc:
             return await self._fail(feed, str(exc))
-        waiting = time.monotonic()
         async with self._in_flight.admit(len(result.content or b"")):
-            deadline = started + self.config.poll_deadline + (time.monotonic() - waiting)
+            # The deadline runs from the feed's start, its waits for a turn included (so a poll ends on time),
+            # but a feed admitted late still gets a sixth of it (10 s of the default 60 s) to parse.
+            deadline = max(started + self.config.poll_deadline, time.monotonic() + self.config.poll_deadline / 6)
             return await self._process(fetcher, feed, result, deadline)
 
     async def _process(self, fetcher: Fetcher, feed: dict, result: FetchResult, deadline: float) -> FeedOutcome:
-        """Parse (by the feed's deadline), fetch full texts, and store one fetched feed.
-
-        The deadline (time.monotonic()) covers the feed's own work, its fetch and its parse; its wait for a
-        slot moves it later.
-        """
+        """Parse (by the feed's deadline, a time.monotonic()), fetch full texts, and store one fetched feed."""
         loop = asyncio.get_running_loop()
         extracted = None
         size = len(result.content or b"")
