@@ -105,9 +105,17 @@ class Poller:
         self._in_flight = InFlight(self.config.feeds_in_flight, self.config.bytes_in_flight)
         own_fetcher = self.fetcher is None
         fetcher = self.fetcher or Fetcher(self.config.fetch)
+        # Feeds are started as others end, no more than can be fetched and admitted at once: a task started
+        # early would hold its fetched body while it waits (2,000 feeds: the whole 360 MB of the bench farm).
+        waiting = list(reversed(feeds))
+        most = self.config.feeds_in_flight + self.config.fetch.global_limit
+        pending: set[asyncio.Task] = set()
         try:
-            pending = {asyncio.create_task(self.refresh_feed(fetcher, feed)) for feed in feeds}
-            while pending:
+            while waiting or pending:
+                while waiting and len(pending) < most and not self.stop.is_set():
+                    pending.add(asyncio.create_task(self.refresh_feed(fetcher, waiting.pop())))
+                if not pending:
+                    break
                 done, pending = await asyncio.wait(pending, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     self._count(summary, task.result(), progress)
