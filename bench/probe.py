@@ -132,16 +132,17 @@ def main(argv: list[str] | None = None) -> int:
             hashes = shingles_of(words, k)
             t1 = time.perf_counter()
             keys = dedupe.index_keys(words, hashes, k)
-            dup = find_duplicate(db, words, hashes, keys, k, cfg.copy_prefilter, cfg.duplicate_aligned, cfg.min_shingles)
+            hits = dedupe.look_up(db, keys)
+            dup = find_duplicate(db, words, hashes, keys, hits, k, cfg.copy_prefilter, cfg.duplicate_aligned, cfg.min_shingles)
             t2 = time.perf_counter()
             feat_t.append(t1 - t0)
             check_t.append(t2 - t1)
             found += dup is not None
-            # The candidates find_duplicate saw (index overlap >= 2) and those it re-read (estimate >= prefilter).
-            rows = store_articles.shingle_candidates(db, keys, min_overlap=2)
-            cands.append(len(rows))
+            # The candidates find_duplicate saw (index overlap >= 2) and those whose estimate passes the prefilter.
+            info = store_articles.index_info(db, list(hits.overlap))
+            cands.append(len(hits.overlap))
             verified.append(min(dedupe.MAX_CANDIDATES, sum(
-                r["overlap"] / max(1, min(len(keys), r["index_keys"])) >= cfg.copy_prefilter for r in rows)))
+                n / max(1, min(len(keys), info.get(a, (None, 0))[1])) >= cfg.copy_prefilter for a, n in hits.overlap.items())))
         return {"check": summary_ms(check_t), "features": summary_ms(feat_t), "found_duplicate": found,
                 "candidates_p50": pct(cands, 50), "candidates_max": max(cands) if cands else 0,
                 "verified_p50": pct(verified, 50), "verified_mean": round(statistics.fmean(verified), 2) if verified else 0}
