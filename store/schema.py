@@ -8,6 +8,9 @@ from typing import Any
 
 import sqlite_utils
 
+# When an article happened, for listings: the expression of index articles_when, spelled the same in queries.
+ARTICLE_WHEN = "coalesce(published_at, first_seen_at)"
+
 SCHEMA_V1 = """
 CREATE TABLE feeds (
     id INTEGER PRIMARY KEY,
@@ -185,7 +188,12 @@ def _v3(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """Articles in listing order (newest first), so a text search stops at its first page of hits."""
+    db.execute(f"CREATE INDEX articles_when ON articles({ARTICLE_WHEN})")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 
 
 def version(db: sqlite_utils.Database) -> int:
