@@ -30,7 +30,22 @@ from ingest.processor import features_of
 from tests import features_reference as ref
 from tests.conftest import DEMO_DATA, FOUNDING_SEED, REPO
 
-EVAL_DATA = Path(os.environ.get("SEEDWATCH_EVAL_DATA", REPO.parent / "shared" / "eval" / "ecbplus-dev.jsonl"))
+
+
+def load_bench_module(name: str):
+    """A module of bench/ (scripts, not a package), loaded by path."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def eval_data() -> Path:
+    """$SEEDWATCH_EVAL_DATA, else the ECB+ file where the benchmark finds it (../shared/eval, also from a clone)."""
+    if os.environ.get("SEEDWATCH_EVAL_DATA"):
+        return Path(os.environ["SEEDWATCH_EVAL_DATA"])
+    return load_bench_module("farm").find_corpus()
 
 
 def items(counts: Counter[str]) -> list[tuple[str, int]]:
@@ -211,20 +226,13 @@ def test_features_equal_the_reference_on_the_demo_feeds_and_seeds() -> None:
 # --- the evaluation corpus -----------------------------------------------------------------------
 
 
-def load_eval_quality():
-    spec = importlib.util.spec_from_file_location("eval_quality", REPO / "bench" / "eval_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not EVAL_DATA.exists(), reason=f"no evaluation corpus at {EVAL_DATA} (set SEEDWATCH_EVAL_DATA)")
 def test_features_equal_the_reference_on_the_evaluation_corpus() -> None:
     """Every document and line, split every way the evaluation feeds them: seed file, full and brief items, copies."""
-    eq = load_eval_quality()
-    docs = eq.load_docs(EVAL_DATA)
+    data = eval_data()
+    assert data.is_file(), f"no evaluation corpus at {data}: set SEEDWATCH_EVAL_DATA to ecbplus-dev.jsonl"
+    eq = load_bench_module("eval_quality")
+    docs = eq.load_docs(data)
     assert len(docs) == 462
     for doc in docs:
         lines = doc.lines
