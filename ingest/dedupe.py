@@ -67,14 +67,13 @@ def _word_hash(word: str) -> int:
 
 
 def shingles_of(tokens: list[str], k: int = 5) -> set[int]:
-    """Hashes of every k-word window of these words (k <= 5)."""
-    if len(tokens) >= k and 1 <= k <= len(_MULTIPLIERS):
+    """Hashes of every k-word window of these words (1 <= k <= 5); a text shorter than k is one shingle."""
+    if not 1 <= k <= len(_MULTIPLIERS):
+        raise ValueError(f"shingle size {k} is not between 1 and {len(_MULTIPLIERS)}")
+    if len(tokens) >= k:
         return _window_hashes(tokens, k)
     hs = [_word_hash(w) for w in tokens]
-    if len(hs) < k:
-        return {(sum(h * m for h, m in zip(hs, _MULTIPLIERS)) & _MASK) - _SIGN} if hs else set()
-    windows = zip(*(hs[i:] for i in range(k)))
-    return {(sum(h * m for h, m in zip(window, _MULTIPLIERS)) & _MASK) - _SIGN for window in windows}
+    return {(sum(h * m for h, m in zip(hs, _MULTIPLIERS)) & _MASK) - _SIGN} if hs else set()
 
 
 # All the windows' sums with one multiplication of big integers: the word hashes sit in 13-byte lanes of

@@ -82,6 +82,13 @@ def test_shingles_of_window() -> None:
     assert len(shingles_of(toks, 3)) == 5
 
 
+@pytest.mark.parametrize("k", [0, 6, 8])
+def test_shingles_of_refuses_sizes_it_cannot_hash(k: int) -> None:
+    # five multipliers: a 6-word window would be hashed as its first five words
+    with pytest.raises(ValueError, match="shingle size"):
+        shingles_of("a b c d e f g h i".split(), k)
+
+
 def test_index_keys_are_the_sample_plus_the_opening() -> None:
     words_ = tokens(ARTICLE)
     hashes = shingles_of(words_)

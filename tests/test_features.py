@@ -72,11 +72,10 @@ def assert_same_text_functions(t: str) -> None:
     toks = ref.tokens(t)
     assert dedupe.tokens(t) == toks
     assert dedupe.tokens(t, ref.words(t)) == toks
-    for k in range(0, 8):
+    for k in range(1, 6):  # the sizes shingles_of hashes (it refuses others)
         hashes = ref.shingles_of(toks, k)
         assert dedupe.shingles_of(toks, k) == hashes, k
-        if k:
-            assert dedupe.index_keys(toks, hashes, k) == ref.index_keys(toks, hashes, k), k
+        assert dedupe.index_keys(toks, hashes, k) == ref.index_keys(toks, hashes, k), k
     assert dedupe.shingles(t) == ref.shingles(t)
 
 
@@ -156,7 +155,7 @@ def test_features_equal_the_reference_on_generated_texts(title: str, body: str) 
 @given(words_=st.lists(st.sampled_from(FRAGMENTS) | st.text(min_size=1, max_size=5), max_size=40))
 def test_shingles_equal_the_reference_on_any_word_list(words_: list[str]) -> None:
     # Any strings, not only text.words output: empty strings, spaces, repeats.
-    for k in range(0, 8):
+    for k in range(1, 6):
         hashes = ref.shingles_of(words_, k)
         assert dedupe.shingles_of(words_, k) == hashes
         assert dedupe.index_keys(words_, hashes, k) == ref.index_keys(words_, hashes, k)
@@ -168,7 +167,7 @@ def test_shingles_equal_the_reference_on_long_texts() -> None:
     vocabulary = [ref.words(f)[0] for f in ASCII_WORDS + UNICODE_WORDS if ref.words(f)] + [str(i) for i in range(500)]
     for n in (4, 5, 6, 24, 28, 29, 100, 1000, 5000):
         words_ = [rng.choice(vocabulary) for _ in range(n)]
-        for k in range(0, 8):
+        for k in range(1, 6):
             hashes = ref.shingles_of(words_, k)
             assert dedupe.shingles_of(words_, k) == hashes
             assert dedupe.index_keys(words_, hashes, k) == ref.index_keys(words_, hashes, k)
