@@ -92,6 +92,7 @@ def cli(ctx: click.Context, db_path: str, seeds_dir: str, verbose: int, quiet: b
 
     Example:
 
+    \b
         seedwatch seeds add seeds/russia-iran-sacred-alliance.txt
         seedwatch feeds add https://www.theguardian.com/world/rss
         seedwatch poll && seedwatch query
@@ -116,6 +117,7 @@ def seeds() -> None:
 
     Example:
 
+    \b
         seedwatch seeds add seeds/russia-iran-sacred-alliance.txt && seedwatch seeds list
     """
 
@@ -131,6 +133,7 @@ def seeds_add(state: State, source: str, name: str | None, threshold: float | No
 
     Example:
 
+    \b
         seedwatch seeds add seeds/russia-iran-sacred-alliance.txt --keywords "+iran,drone"
     """
     from .manage import load_seed, save_seed  # here: fetch, parse and score modules cost ~0.2 s to import
@@ -152,6 +155,7 @@ def seeds_list(state: State, fmt: str) -> None:
 
     Example:
 
+    \b
         seedwatch seeds list --format json
     """
     rows = [
@@ -175,6 +179,7 @@ def seeds_remove(state: State, name: str) -> None:
 
     Example:
 
+    \b
         seedwatch seeds remove russia-iran-sacred-alliance
     """
     row = store_seeds.get_seed(state.db, name)
@@ -191,6 +196,7 @@ def seeds_sync(state: State) -> None:
 
     Example:
 
+    \b
         seedwatch --seeds-dir seeds seeds sync
     """
     from .manage import sync_folder
@@ -210,6 +216,7 @@ def feeds() -> None:
 
     Example:
 
+    \b
         seedwatch feeds import seeds/feeds.opml && seedwatch feeds list
     """
 
@@ -225,6 +232,7 @@ def feeds_add(state: State, urls: tuple[str, ...], interval: str | None, full_te
 
     Example:
 
+    \b
         seedwatch feeds add https://www.themoscowtimes.com/rss/news --interval 15m
     """
     import asyncio
@@ -270,6 +278,7 @@ def feeds_import(state: State, path: Path) -> None:
 
     Example:
 
+    \b
         seedwatch feeds import ~/Downloads/subscriptions.opml
     """
     from .manage import check_feed_url
@@ -297,6 +306,7 @@ def feeds_export(state: State, output) -> None:
 
     Example:
 
+    \b
         seedwatch feeds export -o feeds.opml
     """
     from .opml import write_opml
@@ -312,6 +322,7 @@ def feeds_list(state: State, fmt: str) -> None:
 
     Example:
 
+    \b
         seedwatch feeds list --format json
     """
     rows = [{k: r[k] for k in FEED_FIELDS} | {"previous_url": r["previous_url"]} for r in store_feeds.list_feeds(state.db)]
@@ -331,6 +342,7 @@ def feeds_remove(state: State, url_or_id: str) -> None:
 
     Example:
 
+    \b
         seedwatch feeds remove 3
     """
     feed = store_feeds.find_feed(state.db, url_or_id)
@@ -355,6 +367,7 @@ def poll(state: State, poll_all: bool, feed_refs: tuple[str, ...]) -> None:
 
     Example:
 
+    \b
         seedwatch poll --all
     """
     from .poll import poll_feeds
@@ -402,6 +415,7 @@ def run(state: State, tick: float) -> None:
 
     Example:
 
+    \b
         seedwatch --db /var/lib/seedwatch/seedwatch.db run --tick 60
     """
     from .daemon import Daemon
@@ -420,6 +434,7 @@ def rescore(state: State, seed_ref: str | None) -> None:
 
     Example:
 
+    \b
         seedwatch rescore --seed russia-iran-sacred-alliance
     """
     from .processor import rescore as run_rescore
@@ -488,6 +503,7 @@ def query(state: State, text, seed_ref, verdict, status, since, min_score, inclu
 
     Example:
 
+    \b
         seedwatch query drones --since 7d --format json
     """
     rows = store_review.query_matches(
@@ -515,6 +531,7 @@ def show(state: State, article_id: int, fmt: str) -> None:
 
     Example:
 
+    \b
         seedwatch show 42
     """
     article = store_review.article_detail(state.db, article_id)
@@ -540,6 +557,7 @@ def mark(state: State, article_ids: tuple[int, ...], status: str | None, note: s
 
     Example:
 
+    \b
         seedwatch mark 12 15 --kept --note "good background"
     """
     if status is None:
@@ -561,6 +579,7 @@ def review(state: State, seed_ref: str | None, verdict: str) -> None:
 
     Example:
 
+    \b
         seedwatch review --seed russia-iran-sacred-alliance
     """
     seed_id = _seed(state, seed_ref)["id"] if seed_ref else None
@@ -595,6 +614,7 @@ def export(state: State, fmt: str, seed_ref: str | None, verdict: str, status: s
 
     Example:
 
+    \b
         seedwatch export --format atom --seed russia-iran-sacred-alliance -o related.xml
     """
     seed = _seed(state, seed_ref) if seed_ref else None
@@ -618,6 +638,7 @@ def stats(state: State, fmt: str) -> None:
 
     Example:
 
+    \b
         seedwatch stats
     """
     s = store_review.stats(state.db)
@@ -642,6 +663,7 @@ def demo(keep: Path | None) -> None:
 
     Example:
 
+    \b
         seedwatch demo --keep ./demo
     """
     from .demo import run_demo

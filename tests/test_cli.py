@@ -169,6 +169,10 @@ def test_help_has_an_example(run_cli, path):
     result = ok(run_cli(*path, "--help"))
     assert "Usage:" in result.stdout
     assert "Example:" in result.stdout, f"`seedwatch {' '.join(path)} --help` shows no example"
+    # each example command stands on its own line(s) as written, never folded into a paragraph
+    example = result.stdout.split("Example:", 1)[1].split("\nOptions:", 1)[0]
+    lines = [line.strip() for line in example.strip().splitlines()]
+    assert lines and all(line.startswith("seedwatch ") for line in lines), lines
 
 
 def test_short_help_option(run_cli):
