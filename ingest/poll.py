@@ -183,7 +183,8 @@ class Poller:
         loop = asyncio.get_running_loop()
         extracted = None
         size = len(result.content or b"")
-        changed = not result.not_modified and body_hash(result) != feed["body_hash"]
+        new_hash = None if result.not_modified else body_hash(result)
+        changed = new_hash is not None and new_hash != feed["body_hash"]
         if changed and self._parsers is not None and (self._many or size > self.config.parse_inline_bytes):
             known = await loop.run_in_executor(self._worker, store_articles.feed_guids, self.db, feed["id"])
             try:
@@ -197,7 +198,7 @@ class Poller:
                 # parsed in the daemon's own process, where it would do the same.
                 message = "a parser process died reading this feed (out of memory or a crash)"
                 return await self._fail(feed, message)
-        prepared = await loop.run_in_executor(self._worker, self._prepare, feed, result, extracted)
+        prepared = await loop.run_in_executor(self._worker, self._prepare, feed, result, new_hash, extracted)
         if isinstance(prepared, FeedOutcome):
             return prepared
         if prepared.full_text:
@@ -240,8 +241,10 @@ class Poller:
         self._seeds_version = store_seeds.version(self.db)
         return Matcher(self.db, self.config.match)
 
-    def _prepare(self, feed: dict, result: FetchResult, extracted: "Extracted | None" = None) -> "FeedOutcome | _Prepared":
-        """Parse a fetched body; a 304, an unchanged body or a parse error ends the poll here."""
+    def _prepare(
+        self, feed: dict, result: FetchResult, new_hash: str | None, extracted: "Extracted | None" = None
+    ) -> "FeedOutcome | _Prepared":
+        """Parse a fetched body (new_hash: its body_hash, None for a 304); a 304, an unchanged body or a parse error ends the poll here."""
         cfg = self.config.schedule
         now = iso()
         state: dict = {"last_checked_at": now, "last_success_at": now, "status": "ok", "error_count": 0, "last_error": None}
@@ -252,7 +255,6 @@ class Poller:
             if not result.not_modified:
                 state["etag"] = result.headers.get("etag")
                 state["last_modified"] = result.headers.get("last-modified")
-                new_hash = body_hash(result)
                 if new_hash != feed["body_hash"]:
                     if extracted is None:
                         parsed = parse_feed(result.content or b"", result.headers, result.url)
@@ -401,7 +403,7 @@ class ParserPool:
 
     def __init__(self, workers: int, start: Callable[[int], Executor] | None = None):
         self.workers = workers
-        self._start = start or parser_processes(512)
+        self._start = start or parser_processes(Config.parser_memory_mb)
         self._executor: Executor | None = None
 
     async def run(self, deadline: float, fn: Callable[..., Any], *args: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from .db import iso, transaction
+from .schema import ARTICLE_WHEN
 
 VERDICT_SETS = {
     "found": ("related", "copy"),
@@ -17,6 +18,9 @@ VERDICT_SETS = {
     "unrelated": ("unrelated",),
     "all": ("related", "copy", "unrelated"),
 }
+
+# When an article happened, as listings sort and filter by it: index articles_when's expression, so SQLite uses it.
+_WHEN = ARTICLE_WHEN.replace("published_at", "a.published_at").replace("first_seen_at", "a.first_seen_at")
 
 _FIRST_FEED = (
     "(SELECT f.url FROM article_feeds af JOIN feeds f ON f.id = af.feed_id"
@@ -53,7 +57,7 @@ def query_matches(
         where.append("m.seed_id = ?")
         params.append(seed_id)
     if since:
-        where.append("coalesce(a.published_at, a.first_seen_at) >= ?")
+        where.append(f"{_WHEN} >= ?")
         params.append(since)
     if min_score is not None:
         where.append("m.score >= ?")
@@ -84,7 +88,7 @@ def query_matches(
         "SELECT a.id, a.url, a.link, a.title, a.published_at, a.first_seen_at, "
         f"{_FIRST_FEED} AS feed_url, s.name AS seed, m.score, m.verdict, m.status, m.note, a.duplicate_of "
         f"FROM {source} JOIN seeds s ON s.id = m.seed_id "
-        f"WHERE {' AND '.join(where)} ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, m.score DESC, a.id DESC"
+        f"WHERE {' AND '.join(where)} ORDER BY {_WHEN} DESC, m.score DESC, a.id DESC"
     )
     if limit:
         sql += " LIMIT ?"

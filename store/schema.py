@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-# When an article happened, for listings: the expression of index articles_when, spelled the same in queries.
+# When an article happened: the expression of index articles_when, which store.review sorts and filters by.
 ARTICLE_WHEN = "coalesce(published_at, first_seen_at)"
 
 SCHEMA_V1 = """
