@@ -11,7 +11,6 @@ import io
 import json
 import re
 import shutil
-import sys
 import tomllib
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
@@ -24,7 +23,7 @@ from click.testing import CliRunner, Result
 
 from ingest.cli import cli
 from ingest.config import VERSION
-from ingest.localserver import Response, _Server
+from ingest.localserver import Response
 from tests.conftest import DEMO_DATA, FOUNDING_SEED, REAL_OPML, REPO, Runner, rss
 
 SEED = "russia-iran-sacred-alliance"

@@ -167,9 +167,6 @@ def watch(predicate, timeout: float, what: str) -> None:
         time.sleep(0.01)
 
 
-TRIGGERS = ("any moment from start-up on", "a moment after the first request", "just after a feed's commit")
-
-
 def kill_loop(tmp_path: Path, server: LocalServer, triggers: list[int], feeds_per_round: int, entries: int, seed: int) -> dict:
     rng = random.Random(seed)
     print(f"kill -9 loop: seed {seed}, {len(triggers)} rounds, {feeds_per_round} feeds x {entries} entries per round")

@@ -64,6 +64,14 @@ def assert_same_features(old: ref.Features, new: ref.Features) -> None:
     assert new.hashes == old.hashes
 
 
+def assert_same_shingles(words_: list[str]) -> None:
+    """shingles_of and index_keys of these words, for every size shingles_of hashes (it refuses others)."""
+    for k in range(1, 6):
+        hashes = ref.shingles_of(words_, k)
+        assert dedupe.shingles_of(words_, k) == hashes, k
+        assert dedupe.index_keys(words_, hashes, k) == ref.index_keys(words_, hashes, k), k
+
+
 def assert_same_text_functions(t: str) -> None:
     """words, fold, strip_boilerplate, tokens, shingles (every k) and index keys of one text."""
     assert text.fold(t) == ref.fold(t)
@@ -72,10 +80,7 @@ def assert_same_text_functions(t: str) -> None:
     toks = ref.tokens(t)
     assert dedupe.tokens(t) == toks
     assert dedupe.tokens(t, ref.words(t)) == toks
-    for k in range(1, 6):  # the sizes shingles_of hashes (it refuses others)
-        hashes = ref.shingles_of(toks, k)
-        assert dedupe.shingles_of(toks, k) == hashes, k
-        assert dedupe.index_keys(toks, hashes, k) == ref.index_keys(toks, hashes, k), k
+    assert_same_shingles(toks)
     assert dedupe.shingles(t) == ref.shingles(t)
 
 
@@ -155,10 +160,7 @@ def test_features_equal_the_reference_on_generated_texts(title: str, body: str) 
 @given(words_=st.lists(st.sampled_from(FRAGMENTS) | st.text(min_size=1, max_size=5), max_size=40))
 def test_shingles_equal_the_reference_on_any_word_list(words_: list[str]) -> None:
     # Any strings, not only text.words output: empty strings, spaces, repeats.
-    for k in range(1, 6):
-        hashes = ref.shingles_of(words_, k)
-        assert dedupe.shingles_of(words_, k) == hashes
-        assert dedupe.index_keys(words_, hashes, k) == ref.index_keys(words_, hashes, k)
+    assert_same_shingles(words_)
 
 
 def test_shingles_equal_the_reference_on_long_texts() -> None:
@@ -167,10 +169,7 @@ def test_shingles_equal_the_reference_on_long_texts() -> None:
     vocabulary = [ref.words(f)[0] for f in ASCII_WORDS + UNICODE_WORDS if ref.words(f)] + [str(i) for i in range(500)]
     for n in (4, 5, 6, 24, 28, 29, 100, 1000, 5000):
         words_ = [rng.choice(vocabulary) for _ in range(n)]
-        for k in range(1, 6):
-            hashes = ref.shingles_of(words_, k)
-            assert dedupe.shingles_of(words_, k) == hashes
-            assert dedupe.index_keys(words_, hashes, k) == ref.index_keys(words_, hashes, k)
+        assert_same_shingles(words_)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import ParseError
-from ingest.normalise import TRACKING_PARAMS, canonical_url, html_to_text, normalise_entries, parse_date
+from ingest.normalise import TRACKING_PARAMS, canonical_url, html_to_text, normalise_entries, parse_date, safe_link
 from ingest.parser import RawEntry, parse_feed
 
 FEED_URL = "https://feeds.example/path/feed.xml"
@@ -555,8 +555,6 @@ def test_normaliser_keeps_every_entry_that_says_something(raws):
     said = set()
     expected = 0
     for r in raws:
-        from ingest.normalise import safe_link
-
         link = safe_link(r.link, FEED_URL)
         texts = (html_to_text(r.title)[:1000], html_to_text(r.summary_html), html_to_text(r.content_html) if r.content_html else "")
         if not (link or any(texts)):

@@ -101,22 +101,27 @@ def drip(ctx: Ctx) -> Route:
     return handler
 
 
-def endless(ctx: Ctx) -> Route:
-    """An endless body with no Content-Length (bounded at 4 GiB so a broken client cannot keep it forever)."""
+def _close_delimited(ctx: Ctx, piece: bytes, total: int) -> Route:
+    """A body of `piece` repeated up to `total` bytes, with no Content-Length: it ends when the server closes."""
 
     def handler(h) -> None:
         _handler_bytes(h, 200, {**RSS_TYPE, "Connection": "close"})
         h.close_connection = True
-        chunk = b'<?xml version="1.0"?><rss version="2.0"><channel>' + b"<item><title>more</title></item>" * 2000
         sent = 0
         try:
-            while sent < 4 * 1024 * MIB and not ctx.stop.is_set():
-                h.wfile.write(chunk)
-                sent += len(chunk)
+            while sent < total and not ctx.stop.is_set():
+                h.wfile.write(piece)
+                sent += len(piece)
         except OSError:
             pass
 
     return handler
+
+
+def endless(ctx: Ctx) -> Route:
+    """An endless body with no Content-Length (bounded at 4 GiB so a broken client cannot keep it forever)."""
+    chunk = b'<?xml version="1.0"?><rss version="2.0"><channel>' + b"<item><title>more</title></item>" * 2000
+    return _close_delimited(ctx, chunk, 4 * 1024 * MIB)
 
 
 def over_limit_chunked(ctx: Ctx) -> Route:
@@ -139,20 +144,7 @@ def over_limit_chunked(ctx: Ctx) -> Route:
 
 def over_limit_close_delimited(ctx: Ctx) -> Route:
     """A finite body over the limit that ends when the server closes the connection (HTTP/1.0 style)."""
-
-    def handler(h) -> None:
-        _handler_bytes(h, 200, {**RSS_TYPE, "Connection": "close"})
-        h.close_connection = True
-        piece = b"<item><title>x</title></item>" * 2200
-        sent = 0
-        try:
-            while sent < ctx.limit + MIB and not ctx.stop.is_set():
-                h.wfile.write(piece)
-                sent += len(piece)
-        except OSError:
-            pass
-
-    return handler
+    return _close_delimited(ctx, b"<item><title>x</title></item>" * 2200, ctx.limit + MIB)
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ def test_10000_entries_with_one_guid(hostile):
     hostile.run("same_guid_10k")
 
 
-def test_entries_with_no_guid_and_no_link(hostile, server):
+def test_entries_with_no_guid_and_no_link(hostile):
     r = hostile.run("no_guid_no_link")
     assert len({a["feed_guid"] for a in r.articles}) == 6
 
