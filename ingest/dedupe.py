@@ -176,6 +176,31 @@ def keys_to_store(keys: list[int], hits: IndexHits) -> list[int]:
     return [key for key in keys if key not in hits.full] if hits.full else keys
 
 
+class IndexedArticles:
+    """duplicate_of and index_keys of the articles stored through one Matcher, so the candidates of a
+    near-copy check that it stored itself (all of them, in a cold pull) are not read back from the store.
+
+    Like TextCache it lives and dies with its Matcher, which is dropped when a transaction rolls back.
+    """
+
+    def __init__(self, size: int = 500_000):
+        self.size = size
+        self._items: dict[int, tuple[int | None, int]] = {}
+
+    def add(self, article_id: int, duplicate_of: int | None, keys: int) -> None:
+        if len(self._items) >= self.size:
+            self._items.clear()  # ~100 bytes an article: bounded for a daemon that runs for months
+        self._items[article_id] = (duplicate_of, keys)
+
+    def info(self, db: sqlite_utils.Database, ids: list[int]) -> dict[int, tuple[int | None, int]]:
+        """id -> (duplicate_of, index_keys) for these articles, from memory where it can."""
+        known = self._items
+        found = {i: known[i] for i in ids if i in known}
+        if len(found) < len(ids):
+            found.update(store_articles.index_info(db, [i for i in ids if i not in found]))
+        return found
+
+
 class TextCache:
     """Words and shingles of recently compared stored articles (a wire story's original is compared with
     each of its copies); one per poll, dropped with it, so a rolled-back id is never reused stale."""
@@ -208,6 +233,7 @@ def find_duplicate(
     threshold: float,
     min_shingles: int,
     texts: TextCache | None = None,
+    indexed: IndexedArticles | None = None,
 ) -> Duplicate | None:
     """The stored article this text is a near-copy of (aligned containment >= threshold), or None.
 
@@ -220,7 +246,8 @@ def find_duplicate(
         return None
     texts = texts or TextCache()
     likely = sorted(((n, -a) for a, n in hits.overlap.items()), reverse=True)[:MAX_LOOKUPS]
-    info = store_articles.index_info(db, [-a for _, a in likely])
+    ids = [-a for _, a in likely]
+    info = indexed.info(db, ids) if indexed is not None else store_articles.index_info(db, ids)
     best: Duplicate | None = None
     groups: set[int] = set()
     for n, negative_id in likely:

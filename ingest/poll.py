@@ -17,6 +17,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,6 +43,7 @@ from .processor import BATCH_ENTRIES, Features, Matcher, ProcessStats, features_
 log = logging.getLogger("seedwatch.poll")
 
 PARALLEL_MIN_FEEDS = 8  # from this many feeds a poll parses every body in parser processes (on every core)
+DF_WRITE_SECONDS = 5.0  # committed feeds' document frequencies are written this often (and at the poll's end)
 STOP_MARGIN = 0.25  # seconds before a feed's deadline at which an unfinished parse is stopped (to record it)
 
 
@@ -90,6 +92,12 @@ class Poller:
         self._matcher: Matcher | None = None
         self._in_flight = InFlight(self.config.feeds_in_flight, self.config.bytes_in_flight)  # again in poll()
         self._seeds_version = 0  # store_seeds.version() when the Matcher was built
+        # Document frequencies of committed articles not yet written to the store: a feed's terms are
+        # mostly those of the feeds before it, so upserting them every DF_WRITE_SECONDS instead of with
+        # every feed writes a fraction of the rows. A kill -9 loses them; they only weigh terms.
+        self._df: Counter[str] = Counter()
+        self._df_docs = 0
+        self._df_written_at = time.monotonic()
 
     async def poll(
         self, feeds: list[dict], progress: Callable[[FeedOutcome], None] | None = None
@@ -128,6 +136,7 @@ class Poller:
         finally:
             if own_fetcher:
                 await fetcher.aclose()
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._write_df)
         summary.seconds = time.monotonic() - started
         return summary
 
@@ -145,6 +154,7 @@ class Poller:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
+        self._write_df()
         if self._parsers is not None:
             self._parsers.close()
 
@@ -239,7 +249,21 @@ class Poller:
     def _new_matcher(self) -> Matcher:
         """A Matcher over the stored seeds; the seeds version is read first, so a seed stored meanwhile only costs a rebuild."""
         self._seeds_version = store_seeds.version(self.db)
-        return Matcher(self.db, self.config.match)
+        matcher = Matcher(self.db, self.config.match)
+        matcher.vocab.merge(self._df, self._df_docs)
+        return matcher
+
+    def _write_df(self) -> None:
+        """Write the document frequencies of the articles committed since they were last written."""
+        if not self._df_docs:
+            return
+        try:
+            with transaction(self.db):
+                store_articles.add_df_tx(self.db, self._df, self._df_docs)
+        except sqlite3.Error as exc:
+            log.error("document frequencies of %d articles not stored (kept for the next try): %s", self._df_docs, exc)
+            return
+        self._df, self._df_docs, self._df_written_at = Counter(), 0, time.monotonic()
 
     def _prepare(
         self, feed: dict, result: FetchResult, new_hash: str | None, extracted: "Extracted | None" = None
@@ -291,7 +315,14 @@ class Poller:
                     # A seed was added, changed or removed since the Matcher was built (`seeds add` while this
                     # poll runs): judge with the stored seeds, or these articles would miss or break on it.
                     self._matcher = self._new_matcher()
-                outcome.stats = process_entries(self.db, self._matcher, feed["id"], prepared.entries, prepared.features)
+                outcome.stats = process_entries(
+                    self.db, self._matcher, feed["id"], prepared.entries, prepared.features, write_df=False
+                )
+                counts, docs = self._matcher.vocab.take_pending()
+                write_df = time.monotonic() - self._df_written_at >= DF_WRITE_SECONDS
+                if write_df:
+                    store_articles.add_df_tx(self.db, self._df, self._df_docs)
+                    store_articles.add_df_tx(self.db, counts, docs)
                 store_feeds.update_feed_in_tx(self.db, feed["id"], prepared.state)
         except sqlite3.Error as exc:
             self._matcher = None  # its in-memory counts included the rolled-back batch: built again when next needed
@@ -299,6 +330,11 @@ class Poller:
         except BaseException:
             self._matcher = None  # the same, for a bug or an interrupt: the caller records it
             raise
+        if write_df:
+            self._df, self._df_docs, self._df_written_at = Counter(), 0, time.monotonic()
+        else:
+            self._df.update(counts)
+            self._df_docs += docs
         self._matcher.refresh()
         log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
         return outcome
@@ -475,7 +511,7 @@ def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int
     entries = normalise_entries(parsed.entries, url)
     parsed.entries = []  # already normalised; no need to send them back
     fresh = [e for e in entries if e.guid not in known][:BATCH_ENTRIES]  # beyond that, the store thread, batch by batch
-    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size) for e in fresh})
+    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size, index=True) for e in fresh})
 
 
 def exit_with_parent(parent_pid: int, every: float = 1.0) -> None:

@@ -14,7 +14,7 @@ from store import seeds as store_seeds
 from store.db import transaction
 
 from .config import MatchConfig
-from .dedupe import TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
+from .dedupe import IndexedArticles, TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
 from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms, terms_of_words
 from .text import article_text, words
@@ -72,6 +72,7 @@ class Matcher:
         df, docs = store_articles.load_df(db)
         self.vocab = Vocabulary(df=df, docs=docs)
         self.texts = TextCache()  # stored articles recently compared as near-copy candidates
+        self.indexed = IndexedArticles()  # what the index needs to know of the articles this Matcher stored
         self.seeds = [self._model(row) for row in store_seeds.list_seeds(db) if seed_ids is None or row["id"] in seed_ids]
         self.refresh()
 
@@ -161,10 +162,13 @@ def process_entries(
     feed_id: int,
     entries: list[Entry],
     precomputed: dict[str, "Features"] | None = None,
+    write_df: bool = True,
 ) -> ProcessStats:
     """Store a feed's entries inside the caller's transaction; each article once, judged once per seed.
 
-    precomputed maps a GUID to the features a parser process already extracted from that entry.
+    precomputed maps a GUID to the features a parser process already extracted from that entry. With
+    write_df False the new articles' document frequencies stay pending in matcher.vocab, for the caller
+    to write (poll writes those of many feeds at once).
     """
     stats = ProcessStats()
     config = matcher.config
@@ -190,7 +194,7 @@ def process_entries(
     precomputed = precomputed or {}
     for begin in range(0, len(fresh), BATCH_ENTRIES):
         batch = fresh[begin : begin + BATCH_ENTRIES]
-        features = [precomputed.pop(entry.guid, None) or features_of(entry, config.shingle_size) for entry in batch]
+        features = [precomputed.pop(entry.guid, None) or features_of(entry, config.shingle_size, index=True) for entry in batch]
         for f in features:
             matcher.vocab.add(f.counts)
         matcher.refresh()
@@ -200,8 +204,9 @@ def process_entries(
     for entry in same_url:
         store_articles.add_source_tx(db, feed_id, entry.guid, by_url[entry.url])
         stats.known += 1
-    pending, docs = matcher.vocab.take_pending()
-    store_articles.add_df_tx(db, pending, docs)
+    if write_df:
+        pending, docs = matcher.vocab.take_pending()
+        store_articles.add_df_tx(db, pending, docs)
     return stats
 
 
@@ -213,16 +218,17 @@ class Features:
     names: Counter[str]
     words: list[str]
     hashes: set[int]
+    keys: list[int] | None = None  # what the near-duplicate index files the text under (features_of(index=True))
 
 
 def _store_new(db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entry: Entry, f: "Features", stats: ProcessStats) -> int:
     """Store one new article: its near-copy check, row, source, index keys and a judgement per seed."""
     config = matcher.config
-    keys = index_keys(f.words, f.hashes, config.shingle_size)
+    keys = f.keys if f.keys is not None else index_keys(f.words, f.hashes, config.shingle_size)
     hits = look_up(db, keys)
     duplicate = find_duplicate(
         db, f.words, f.hashes, keys, hits, config.shingle_size, config.copy_prefilter, config.duplicate_aligned,
-        config.min_shingles, matcher.texts,
+        config.min_shingles, matcher.texts, matcher.indexed,
     )
     article_id = store_articles.insert_article_tx(
         db,
@@ -244,6 +250,7 @@ def _store_new(db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entry:
             "index_keys": len(keys),
         },
     )
+    matcher.indexed.add(article_id, duplicate.article_id if duplicate else None, len(keys))
     store_articles.add_source_tx(db, feed_id, entry.guid, article_id)
     store_articles.add_shingles_tx(db, article_id, keys_to_store(keys, hits))
     _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), stats)
@@ -256,8 +263,8 @@ def _store_new(db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entry:
     return article_id
 
 
-def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None = None) -> Features:
-    """Terms, entities, words and shingles of an entry (or of a title and body)."""
+def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None = None, index: bool = False) -> Features:
+    """Terms, entities, words and shingles of an entry (or of a title and body); index: its index keys too (to store it)."""
     if isinstance(entry_or_title, Entry):
         title, text = entry_or_title.title, entry_or_title.text
     else:
@@ -274,7 +281,9 @@ def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None
         text_words = rest_words = words(rest)
     compared = tokens(text, text_words)
     counts = terms_of_words(title_words, rest_words)
-    return Features(counts, entities(title, rest), compared, shingles_of(compared, shingle_size))
+    hashes = shingles_of(compared, shingle_size)
+    keys = index_keys(compared, hashes, shingle_size) if index else None
+    return Features(counts, entities(title, rest), compared, hashes, keys)
 
 
 def _rejudge(db: sqlite_utils.Database, matcher: Matcher, article_id: int) -> None:

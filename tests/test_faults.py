@@ -265,7 +265,7 @@ def all_polled(db: Path, n: int) -> bool:
 
 def test_kill_9_mid_poll_5_times_loses_nothing_committed(tmp_path, server):
     seed = int(os.environ.get("SEEDWATCH_KILL_SEED", "5"))
-    stats = kill_loop(tmp_path, server, [2, 1, 2, 0, 2], feeds_per_round=3, entries=150, seed=seed)
+    stats = kill_loop(tmp_path, server, [2, 1, 2, 0, 2], feeds_per_round=6, entries=150, seed=seed)
     # At least one kill landed between two feeds' commits of one poll: otherwise nothing was tested.
     assert stats["partial"] >= 1, stats
 
@@ -274,7 +274,7 @@ def test_kill_9_mid_poll_5_times_loses_nothing_committed(tmp_path, server):
 def test_kill_9_mid_poll_50_times_at_random_moments(tmp_path, server):
     seed = int(os.environ.get("SEEDWATCH_KILL_SEED", str(random.randrange(10**6))))
     triggers = [random.Random(seed + i).choice([0, 1, 1, 2, 2]) for i in range(50)]
-    stats = kill_loop(tmp_path, server, triggers, feeds_per_round=3, entries=150, seed=seed)
+    stats = kill_loop(tmp_path, server, triggers, feeds_per_round=6, entries=150, seed=seed)
     assert stats["partial"] >= 10, stats
 
 

@@ -399,3 +399,53 @@ def test_fetched_feeds_are_admitted_by_count_and_by_bytes():
     assert all(len(group) <= 2 for group in seen)  # at most 2 feeds at once
     assert all(sum(group) <= 100 or group == (500,) for group in seen)  # 100 bytes at most; a bigger body alone
     assert (500,) in seen
+
+
+def stored_document_frequencies(db) -> tuple[dict[str, int], int]:
+    """Document frequencies counted afresh from the stored articles, the way a poll counts them."""
+    from collections import Counter
+
+    from ingest.processor import features_of
+    from ingest.text import article_text
+
+    df: Counter[str] = Counter()
+    rows = list(db.query("SELECT title, summary, content FROM articles"))
+    for row in rows:
+        df.update(features_of(row["title"] or "", 5, article_text(None, row["summary"], row["content"])).counts.keys())
+    return dict(df), len(rows)
+
+
+@pytest.mark.parametrize("write_every", [0.0, 3600.0], ids=["every-feed", "at-the-end"])
+def test_document_frequencies_count_every_committed_article_once(fresh_db, server, monkeypatch, write_every):
+    """Written every DF_WRITE_SECONDS and at the poll's end: a feed whose transaction fails counts for nothing,
+    the feeds committed before it still count, and a later poll adds to the totals."""
+    import sqlite3
+
+    from ingest import poll as poll_module
+    from store import articles as store_articles
+
+    monkeypatch.setattr(poll_module, "DF_WRITE_SECONDS", write_every)
+    feeds = []
+    for i in range(10):
+        items = [{"title": f"Story {i}-{j} on grid strikes", "link": f"https://news.example/{i}/{j}", "guid": f"{i}-{j}",
+                  "description": f"Report {i} {j}: drones word{i} term{j} over Kyiv, sanctions in Tehran."} for j in range(3)]
+        feeds.append(add(fresh_db, server, f"/f{i}.xml", Response(rss(items))))
+    failing = feeds[4]["id"]
+    real_update = store_feeds.update_feed_in_tx
+
+    def update(db, feed_id, state):
+        if feed_id == failing:
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+        return real_update(db, feed_id, state)
+
+    monkeypatch.setattr(store_feeds, "update_feed_in_tx", update)
+    summary = poll_feeds(fresh_db, feeds, fast_config())
+    assert summary.failed == 1 and summary.stats.new == 27
+    assert store_articles.load_df(fresh_db) == stored_document_frequencies(fresh_db)
+
+    monkeypatch.setattr(store_feeds, "update_feed_in_tx", real_update)
+    summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, failing)], fast_config())
+    assert summary.stats.new == 3
+    df, docs = store_articles.load_df(fresh_db)
+    assert docs == 30 and (df, docs) == stored_document_frequencies(fresh_db)
+    assert df["word4"] == 3 and df["kyiv"] == 30
