@@ -183,13 +183,13 @@ class IndexedArticles:
     Like TextCache it lives and dies with its Matcher, which is dropped when a transaction rolls back.
     """
 
-    def __init__(self, size: int = 500_000):
+    def __init__(self, size: int = 250_000):
         self.size = size
         self._items: dict[int, tuple[int | None, int]] = {}
 
     def add(self, article_id: int, duplicate_of: int | None, keys: int) -> None:
         if len(self._items) >= self.size:
-            self._items.clear()  # ~100 bytes an article: bounded for a daemon that runs for months
+            self._items.clear()  # ~200 bytes an article: bounded for a first poll of a million entries
         self._items[article_id] = (duplicate_of, keys)
 
     def info(self, db: sqlite_utils.Database, ids: list[int]) -> dict[int, tuple[int | None, int]]:

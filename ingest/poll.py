@@ -29,7 +29,7 @@ import sqlite_utils
 from store import articles as store_articles
 from store import feeds as store_feeds
 from store import seeds as store_seeds
-from store.db import iso, iso_in, transaction
+from store.db import StoreError, iso, iso_in, transaction
 
 from . import schedule
 from .config import Config
@@ -43,7 +43,7 @@ from .processor import BATCH_ENTRIES, Features, Matcher, ProcessStats, features_
 log = logging.getLogger("seedwatch.poll")
 
 PARALLEL_MIN_FEEDS = 8  # from this many feeds a poll parses every body in parser processes (on every core)
-DF_WRITE_SECONDS = 5.0  # committed feeds' document frequencies are written this often (and at the poll's end)
+DF_WRITE_SECONDS = 5.0  # committed feeds' document frequencies go with the first commit this long after the last write, and at the poll's end
 STOP_MARGIN = 0.25  # seconds before a feed's deadline at which an unfinished parse is stopped (to record it)
 
 
@@ -154,9 +154,11 @@ class Poller:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
-        self._write_df()
-        if self._parsers is not None:
-            self._parsers.close()
+        try:
+            self._write_df()
+        finally:
+            if self._parsers is not None:
+                self._parsers.close()
 
     async def refresh_feed(self, fetcher: Fetcher, feed: dict) -> FeedOutcome:
         """Fetch one feed and store what is new; every failure is recorded on the feed, not raised."""
@@ -260,7 +262,7 @@ class Poller:
         try:
             with transaction(self.db):
                 store_articles.add_df_tx(self.db, self._df, self._df_docs)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:  # StoreError: the write lock stayed taken for too long
             log.error("document frequencies of %d articles not stored (kept for the next try): %s", self._df_docs, exc)
             return
         self._df, self._df_docs, self._df_written_at = Counter(), 0, time.monotonic()

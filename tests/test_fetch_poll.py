@@ -449,3 +449,44 @@ def test_document_frequencies_count_every_committed_article_once(fresh_db, serve
     df, docs = store_articles.load_df(fresh_db)
     assert docs == 30 and (df, docs) == stored_document_frequencies(fresh_db)
     assert df["word4"] == 3 and df["kyiv"] == 30
+
+
+
+def test_document_frequencies_are_kept_while_the_store_stays_locked(fresh_db, server, monkeypatch):
+    """The write lock held past its wait (StoreError) when the poll ends: the poll still reports, the counts are
+    kept, and close() writes them."""
+    import asyncio
+
+    from ingest import poll as poll_module
+    from store import articles as store_articles
+    from store.db import StoreError
+
+    monkeypatch.setattr(poll_module, "DF_WRITE_SECONDS", 3600.0)
+    feed = add(fresh_db, server, "/f.xml", Response(FEED))
+    locked = False
+    real_transaction = poll_module.transaction
+
+    def transaction(db):
+        if locked:
+            raise StoreError("database stayed locked by another writer for too long")
+        return real_transaction(db)
+
+    monkeypatch.setattr(poll_module, "transaction", transaction)
+    poller = poll_module.Poller(fresh_db, fast_config())
+    real_commit = poller._commit
+
+    def commit_then_lock(*args):
+        nonlocal locked
+        outcome = real_commit(*args)
+        locked = True  # another writer takes the lock once the feed has committed
+        return outcome
+
+    poller._commit = commit_then_lock
+    try:
+        summary = asyncio.run(poller.poll([feed]))
+        assert summary.stats.new == 2 and poller._df_docs == 2
+        assert store_articles.load_df(fresh_db)[1] == 0
+        locked = False
+    finally:
+        poller.close()
+    assert store_articles.load_df(fresh_db)[1] == 2
