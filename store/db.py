@@ -14,10 +14,6 @@ import sqlite_utils
 from .schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000
-# SQLite's page cache per connection (its default is 2 MiB). With 2 MiB a 100,000-article cold pull slowed
-# from 286 to 235 entries/s between its first and last quarter as the FTS5 and near-duplicate b-trees outgrew
-# it; with 32 MiB it ran 271 then 282 (bench/run.py --scale-only), for ~33 MB more at most.
-CACHE_KIB = 32 * 1024
 
 
 class StoreError(Exception):
@@ -34,7 +30,6 @@ def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Datab
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
         if migrate_schema:
