@@ -97,7 +97,8 @@ class Poller:
         # every feed writes a fraction of the rows. A kill -9 loses them; they only weigh terms.
         self._df: Counter[str] = Counter()
         self._df_docs = 0
-        self._df_written_at = time.monotonic()
+        self._df_written_at = 0.0
+        self._df_written()
 
     async def poll(
         self, feeds: list[dict], progress: Callable[[FeedOutcome], None] | None = None
@@ -265,6 +266,10 @@ class Poller:
         except (sqlite3.Error, StoreError) as exc:  # StoreError: the write lock stayed taken for too long
             log.error("document frequencies of %d articles not stored (kept for the next try): %s", self._df_docs, exc)
             return
+        self._df_written()
+
+    def _df_written(self) -> None:
+        """The unwritten document frequencies are in the store now: start counting afresh."""
         self._df, self._df_docs, self._df_written_at = Counter(), 0, time.monotonic()
 
     def _prepare(
@@ -333,7 +338,7 @@ class Poller:
             self._matcher = None  # the same, for a bug or an interrupt: the caller records it
             raise
         if write_df:
-            self._df, self._df_docs, self._df_written_at = Counter(), 0, time.monotonic()
+            self._df_written()
         else:
             self._df.update(counts)
             self._df_docs += docs
