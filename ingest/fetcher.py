@@ -180,6 +180,23 @@ async def check_public(url: str) -> None:
             raise BlockedAddress(f"{host} resolves to non-public address {address} (--block-private)")
 
 
+class _TLSOnFirstUse(httpx.AsyncBaseTransport):
+    """An https transport that loads the CA certificates when the first https URL is fetched, not before."""
+
+    def __init__(self, limits: httpx.Limits):
+        self._limits = limits
+        self._inner: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = httpx.AsyncHTTPTransport(limits=self._limits)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+
+
 class Fetcher:
     """One shared async client with per-host and global concurrency limits."""
 
@@ -188,11 +205,16 @@ class Fetcher:
         c = self.config
         timeout = httpx.Timeout(connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=c.total_timeout)
         limits = httpx.Limits(max_connections=c.global_limit, max_keepalive_connections=c.global_limit)
+        mounts = None
+        if transport is None:
+            # Plain http needs no certificates; loading them costs ~30 ms, so https builds its transport on first use.
+            transport = httpx.AsyncHTTPTransport(limits=limits, verify=False)
+            mounts = {"https://": _TLSOnFirstUse(limits)}
         self._client = httpx.AsyncClient(
             timeout=timeout,
-            limits=limits,
             follow_redirects=False,
             transport=transport,
+            mounts=mounts,
             headers={"User-Agent": c.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
         self._global = asyncio.Semaphore(c.global_limit)
@@ -268,7 +290,11 @@ class Fetcher:
             try:
                 async with self._client.stream("GET", url, headers=headers) as resp:
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-                    if resp.status_code in REDIRECT_STATUSES or resp.status_code == 304 or resp.status_code >= 400:
+                    if resp.status_code == 304:
+                        async for _ in resp.aiter_raw():
+                            break
+                        return resp.status_code, resp_headers, b""
+                    if resp.status_code in REDIRECT_STATUSES or resp.status_code >= 400:
                         return resp.status_code, resp_headers, b""
                     length = resp_headers.get("content-length", "")
                     encoding = resp_headers.get("content-encoding", "identity")

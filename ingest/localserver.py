@@ -33,6 +33,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         path = urlsplit(self.path).path
         with self.server.lock:
@@ -82,6 +87,7 @@ class _Server(ThreadingHTTPServer):
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.connections = 0  # TCP connections accepted: a client that keeps its connections alive opens few
         self.lock = threading.Lock()
 
 
@@ -114,6 +120,11 @@ class LocalServer:
     def requests(self) -> list[tuple[str, dict[str, str]]]:
         with self._server.lock:
             return list(self._server.requests)
+
+    @property
+    def connections(self) -> int:
+        with self._server.lock:
+            return self._server.connections
 
     def start(self) -> "LocalServer":
         # The socket is bound and listening once the constructor returns, so the server is ready now.

@@ -64,6 +64,17 @@ def test_etag_gives_304_and_no_parse(fresh_db, server):
     assert fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
 
 
+def test_a_poll_of_unchanged_feeds_keeps_its_connections_alive(fresh_db, server):
+    feeds = [add(fresh_db, server, f"/feed{i}.xml", Response(rss([{**ITEMS[0], "guid": f"g{i}"}]), etag=True)) for i in range(8)]
+    poll_feeds(fresh_db, feeds, fast_config())
+    before = server.connections
+    summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], fast_config())
+    assert [o.status for o in summary.outcomes] == ["not-modified"] * 8
+    # A 304 has no body; the connection goes back to the pool, not closed with the response: at most one per
+    # concurrent request (per_host_limit), not one per feed.
+    assert server.connections - before <= FetchConfig().per_host_limit
+
+
 def test_last_modified_is_sent_back(fresh_db, server):
     lm = "Tue, 01 Nov 2022 10:00:00 GMT"
     feed = add(fresh_db, server, "/feed.xml", Response(FEED, headers={"Content-Type": "application/rss+xml", "Last-Modified": lm}))
