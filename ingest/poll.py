@@ -29,7 +29,7 @@ import sqlite_utils
 from store import articles as store_articles
 from store import feeds as store_feeds
 from store import seeds as store_seeds
-from store.db import StoreError, iso, iso_in, transaction
+from store.db import StoreError, fit_page_cache, iso, iso_in, transaction
 
 from . import schedule
 from .config import Config
@@ -269,8 +269,9 @@ class Poller:
         self._df_written()
 
     def _df_written(self) -> None:
-        """The unwritten document frequencies are in the store now: start counting afresh."""
+        """The unwritten document frequencies are in the store now: start counting afresh (and refit the page cache)."""
         self._df, self._df_docs, self._df_written_at = Counter(), 0, time.monotonic()
+        fit_page_cache(self.db)  # every DF_WRITE_SECONDS or so: the store grows during a long poll
 
     def _prepare(
         self, feed: dict, result: FetchResult, new_hash: str | None, extracted: "Extracted | None" = None

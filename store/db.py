@@ -14,6 +14,10 @@ import sqlite_utils
 from .schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000
+# A long poll's page cache grows with the store, 1/16 of the file within these bounds (SQLite's default is
+# 2 MiB): a cold pull of 100,000 articles slowed by a fifth over its run as the FTS5 and near-duplicate
+# b-trees outgrew 2 MiB; 32 MiB on every connection would cost small stores memory for nothing.
+CACHE_MIN_KIB, CACHE_MAX_KIB = 2 * 1024, 32 * 1024
 
 
 class StoreError(Exception):
@@ -39,6 +43,18 @@ def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Datab
     if mode.lower() != "wal" and str(path) != ":memory:":
         raise StoreError(f"cannot open database {path}: WAL mode refused ({mode})")
     return db
+
+
+def fit_page_cache(db: sqlite_utils.Database) -> int:
+    """Size this connection's page cache to 1/16 of the store (CACHE_MIN_KIB..CACHE_MAX_KIB); returns KiB."""
+    try:
+        pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
+        page_size = db.conn.execute("PRAGMA page_size").fetchone()[0]
+        kib = min(CACHE_MAX_KIB, max(CACHE_MIN_KIB, pages * page_size // 16 // 1024))
+        db.conn.execute(f"PRAGMA cache_size = {-kib}")
+    except sqlite3.Error:
+        return 0  # a speed-up only: a store that cannot answer this says so at its next read or write
+    return kib
 
 
 @contextmanager

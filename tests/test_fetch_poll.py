@@ -426,6 +426,21 @@ def stored_document_frequencies(db) -> tuple[dict[str, int], int]:
     return dict(df), len(rows)
 
 
+def test_a_polls_page_cache_grows_with_the_store_within_its_bounds(fresh_db, server, monkeypatch):
+    import store.db
+
+    assert store.db.fit_page_cache(fresh_db) == store.db.CACHE_MIN_KIB  # a small store keeps SQLite's default
+    fresh_db.execute("CREATE TABLE ballast (b BLOB)")
+    fresh_db.conn.executemany("INSERT INTO ballast VALUES (zeroblob(1048576))", [()] * 48)
+    fresh_db.execute("PRAGMA cache_size = -2000")
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED))
+    poll_one(fresh_db, feed["id"])
+    kib = -fresh_db.execute("PRAGMA cache_size").fetchone()[0]
+    assert 48 * 1024 // 16 <= kib <= 49 * 1024 // 16, kib  # the poll refitted its connection: 1/16 of ~48 MiB
+    monkeypatch.setattr(store.db, "CACHE_MAX_KIB", 2500)
+    assert store.db.fit_page_cache(fresh_db) == 2500
+
+
 @pytest.mark.parametrize("write_every", [0.0, 3600.0], ids=["every-feed", "at-the-end"])
 def test_document_frequencies_count_every_committed_article_once(fresh_db, server, monkeypatch, write_every):
     """Written every DF_WRITE_SECONDS and at the poll's end: a feed whose transaction fails counts for nothing,
