@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies
 
 import httpx
 
@@ -206,8 +207,9 @@ class Fetcher:
         timeout = httpx.Timeout(connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=c.total_timeout)
         limits = httpx.Limits(max_connections=c.global_limit, max_keepalive_connections=c.global_limit)
         mounts = None
-        if transport is None:
-            # Plain http needs no certificates; loading them costs ~30 ms, so https builds its transport on first use.
+        if transport is None and not getproxies():
+            # Plain http needs no certificates; loading them costs ~30 ms, so https builds its transport on first
+            # use. (With proxies in the environment httpx's own transports are kept: they honour them.)
             transport = httpx.AsyncHTTPTransport(limits=limits, verify=False)
             mounts = {"https://": _TLSOnFirstUse(limits)}
         self._client = httpx.AsyncClient(

@@ -516,3 +516,24 @@ def test_document_frequencies_are_kept_while_the_store_stays_locked(fresh_db, se
     finally:
         poller.close()
     assert store_articles.load_df(fresh_db)[1] == 2
+
+
+def test_a_proxy_in_the_environment_is_used(server, monkeypatch):
+    # The proxy is the local server: it receives the absolute URL and answers by its path; feeds.invalid
+    # cannot be resolved, so a fetch that succeeds went through the proxy.
+    import asyncio
+
+    from ingest.fetcher import Fetcher
+
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url())
+    server.route("/feed.xml", Response(FEED))
+
+    async def fetch():
+        async with Fetcher(fast_config().fetch) as fetcher:
+            return await fetcher.get("http://feeds.invalid/feed.xml")
+
+    result = asyncio.run(fetch())
+    assert result.status == 200 and result.content == FEED
+    assert server.requests[-1][0] == "/feed.xml"
