@@ -6,6 +6,7 @@ import gzip
 import time
 from datetime import datetime, timezone
 
+import feedparser
 import pytest
 
 from ingest.config import Config, FetchConfig
@@ -380,7 +381,7 @@ def test_a_parse_that_runs_out_of_memory_is_a_parse_error(monkeypatch):
     def greedy(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(parser_module.feedparser, "parse", greedy)
+    monkeypatch.setattr(feedparser, "parse", greedy)
     with pytest.raises(ParseError, match="needs more memory than a parser may use"):
         parser_module.parse_feed(rss([{"title": "t", "link": "https://x.example/1"}]), {}, "https://x.example/feed")
 

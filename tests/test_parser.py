@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import feedparser
 import pytest
 
 import ingest.parser as parser_module
@@ -216,13 +217,13 @@ def test_url_body_is_not_fetched(server) -> None:
 
 def test_feedparser_gets_a_byte_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[object] = []
-    real = parser_module.feedparser.parse
+    real = feedparser.parse
 
     def spy(source, *args, **kwargs):
         seen.append(source)
         return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(parser_module.feedparser, "parse", spy)
+    monkeypatch.setattr(feedparser, "parse", spy)
     parse_feed(RSS2, {"content-type": "application/rss+xml"}, "https://wire.example/rss.xml")
     assert len(seen) == 1
     assert not isinstance(seen[0], (str, bytes, Path))
@@ -489,7 +490,7 @@ def test_a_parser_crash_becomes_a_parse_error_in_plain_words(monkeypatch: pytest
     def crash(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(parser_module.feedparser, "parse", crash)
+    monkeypatch.setattr(feedparser, "parse", crash)
     with pytest.raises(ParseError) as info:
         parse_feed(RSS2)
     assert str(info.value) == f"not a feed: the parser failed on malformed XML ({type(exc).__name__})"

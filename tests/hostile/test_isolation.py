@@ -10,9 +10,9 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import feedparser
 import pytest
 
-import ingest.parser as parser_module
 import ingest.poll as poll_module
 from ingest.localserver import Response
 from ingest.poll import ParserPool, Poller, poll_feeds
@@ -41,14 +41,14 @@ def _assert_isolated(db, bad: dict, good: dict, error: str) -> None:
 
 def test_parser_crash_is_the_feeds_error_in_process(fresh_db, server, monkeypatch: pytest.MonkeyPatch) -> None:
     bad, good = _two_feeds(fresh_db, server)
-    real = parser_module.feedparser.parse
+    real = feedparser.parse
 
     def parse(stream, **kw):
         if "bad" in kw.get("response_headers", {}).get("content-location", ""):
             "\ud800".encode("utf-8")  # what feedparser's loose parser raised on &#xD800;
         return real(stream, **kw)
 
-    monkeypatch.setattr(parser_module.feedparser, "parse", parse)
+    monkeypatch.setattr(feedparser, "parse", parse)
     summary = poll_feeds(fresh_db, [bad, good], HOSTILE_CONFIG)
     assert (summary.ok, summary.failed) == (1, 1)
     _assert_isolated(fresh_db, bad, good, "not a feed: the parser failed on malformed XML (UnicodeEncodeError)")
