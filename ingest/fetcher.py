@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -190,7 +191,10 @@ class _TLSOnFirstUse(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._inner is None:
-            self._inner = httpx.AsyncHTTPTransport(limits=self._limits)
+            try:
+                self._inner = httpx.AsyncHTTPTransport(limits=self._limits)
+            except (OSError, ssl.SSLError) as exc:  # SSL_CERT_FILE or SSL_CERT_DIR names what is not a CA bundle
+                raise TransportError(f"cannot load the CA certificates for https ({type(exc).__name__}: {exc})") from None
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -207,13 +211,14 @@ class Fetcher:
         timeout = httpx.Timeout(connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=c.total_timeout)
         limits = httpx.Limits(max_connections=c.global_limit, max_keepalive_connections=c.global_limit)
         mounts = None
-        if transport is None and not getproxies():
+        if transport is None and not any(getproxies().get(k) for k in ("http", "https", "all")):
             # Plain http needs no certificates; loading them costs ~30 ms, so https builds its transport on first
-            # use. (With proxies in the environment httpx's own transports are kept: they honour them.)
+            # use. (With a proxy in the environment httpx's own transports are kept: they honour it.)
             transport = httpx.AsyncHTTPTransport(limits=limits, verify=False)
             mounts = {"https://": _TLSOnFirstUse(limits)}
         self._client = httpx.AsyncClient(
             timeout=timeout,
+            limits=limits,
             follow_redirects=False,
             transport=transport,
             mounts=mounts,
@@ -293,8 +298,12 @@ class Fetcher:
                 async with self._client.stream("GET", url, headers=headers) as resp:
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
                     if resp.status_code == 304:
-                        async for _ in resp.aiter_raw():
-                            break
+                        # A 304 has no body, so reading its end gives the connection back to the pool; but one
+                        # that claims a body may have sent bytes the next response would be read from: let
+                        # that connection close with the response.
+                        if resp_headers.get("content-length", "0").strip() == "0" and "transfer-encoding" not in resp_headers:
+                            async for _ in resp.aiter_raw():
+                                break
                         return resp.status_code, resp_headers, b""
                     if resp.status_code in REDIRECT_STATUSES or resp.status_code >= 400:
                         return resp.status_code, resp_headers, b""

@@ -538,3 +538,46 @@ def test_a_proxy_in_the_environment_is_used(server, monkeypatch):
     result = asyncio.run(fetch())
     assert result.status == 200 and result.content == FEED
     assert server.requests[-1][0] == "/feed.xml"
+
+
+@pytest.mark.parametrize("extra", [b"Content-Length: 5\r\n\r\nHELLO", b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"], ids=["length", "chunked"])
+def test_a_304_that_sends_a_body_does_not_spoil_the_next_request_to_its_host(server, extra):
+    import asyncio
+
+    from ingest.fetcher import Fetcher
+
+    def not_modified_with_a_body(handler):
+        handler.wfile.write(b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n' + extra)
+        handler.wfile.flush()
+
+    server.route("/a.xml", not_modified_with_a_body)
+    server.route("/b.xml", Response(FEED))
+
+    async def fetch():
+        async with Fetcher(fast_config(per_host_limit=1).fetch) as fetcher:
+            first = await fetcher.get(server.url("/a.xml"), etag='"x"')
+            return first, await fetcher.get(server.url("/b.xml"))
+
+    first, second = asyncio.run(fetch())
+    assert first.status == 304 and first.not_modified
+    assert second.status == 200 and second.content == FEED
+
+
+def test_https_without_a_ca_bundle_is_each_https_feeds_error_in_plain_words(server, monkeypatch, tmp_path):
+    import asyncio
+
+    from ingest.errors import FetchError
+    from ingest.fetcher import Fetcher
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    server.route("/feed.xml", Response(FEED))
+
+    async def fetch():
+        async with Fetcher(fast_config().fetch) as fetcher:  # built without loading certificates
+            with pytest.raises(FetchError) as info:
+                await fetcher.get(f"https://127.0.0.1:{server.port}/feed.xml")
+            return info.value, await fetcher.get(server.url("/feed.xml"))
+
+    error, plain = asyncio.run(fetch())
+    assert str(error).startswith("cannot load the CA certificates for https (FileNotFoundError")
+    assert plain.content == FEED  # plain http feeds go on
