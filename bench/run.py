@@ -78,6 +78,22 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_probe() -> float:
+    """Milliseconds a fixed pure-Python loop takes here (best of 5): how fast the machine is right now.
+
+    The load average does not show a VM whose host is busy; on this kind of machine the same work took from
+    1x to 2.5x as long within one afternoon, so runs far apart compare only through their ratios or this.
+    """
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        counts: dict[int, int] = {}
+        for i in range(200_000):
+            counts[i % 1009] = counts.get(i % 1009, 0) + i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 # ------------------------------------------------------------------ processes
 
 
@@ -762,7 +778,8 @@ def render_table(res: dict, rep: dict) -> str:
             + f"{farm.get('feeds')} feeds x {farm.get('entries')} entries "
             f"({farm.get('feeds', 0) * farm.get('entries', 0):,} entries, {farm.get('total_bytes', 0) / 1e6:.1f} MB of XML); "
             f"{meta.get('cpus')} cores, load average {meta.get('loadavg_start')} at start, {meta.get('loadavg_end')} at end "
-            f"(other jobs share the machine: medians; compare ratios within this run)"
+            f"(other jobs share the machine: medians; compare ratios within this run); "
+            f"CPU probe {meta.get('cpu_probe_ms_start')} ms at start, {meta.get('cpu_probe_ms_end')} ms at end (bench/run.py cpu_probe: lower is faster)"
         )
         lines.append("")
         hdr = (f"{'scenario':<30}{'seedwatch s':>12}{'n':>3}{'RSS MB':>7}{'tree MB':>8} |{'reader feeds s':>15}"
@@ -812,7 +829,9 @@ def render_table(res: dict, rep: dict) -> str:
         p = s.get("probe", {})
         cli = s.get("cli", {})
         lines.append("")
-        lines.append(f"scale: {s['feeds']} feeds x {s['entries']} entries ({s['feeds'] * s['entries']:,} articles, {s.get('farm', {}).get('total_bytes', 0) / 1e6:.0f} MB of XML)")
+        sm = s.get("meta", {})
+        lines.append(f"scale: {s['feeds']} feeds x {s['entries']} entries ({s['feeds'] * s['entries']:,} articles, {s.get('farm', {}).get('total_bytes', 0) / 1e6:.0f} MB of XML); "
+                     f"CPU probe {sm.get('cpu_probe_ms_start')} ms at start, {sm.get('cpu_probe_ms_end')} ms at end (the 200-feed run's: {meta.get('cpu_probe_ms_start')})")
         stopped = f" (STOPPED after {c['stopped_after_s']:g} s)" if c.get("stopped_after_s") else ""
         lines.append(f"  cold pull: {fmt(c.get('wall_s'), 1)} s{stopped}, {c.get('articles')} articles, peak RSS {fmt(c.get('maxrss_mb'), 0)} MB "
                      f"(largest process; whole tree {fmt(c.get('tree_pss_mb'), 0)} MB PSS over {c.get('tree_procs')} processes), "
@@ -903,6 +922,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cpus": os.cpu_count(),
         "loadavg_start": loadavg(),
+        "cpu_probe_ms_start": cpu_probe(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "git_commit": _git_commit(),
@@ -925,13 +945,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale or args.scale_only:
             base = (res.get("scale") or {}).get("base_entries_per_s")
             res["scale"] = run_scale(args, work)
-            res["scale"]["meta"] = {**meta, "loadavg_end": loadavg()}
+            res["scale"]["meta"] = {**meta, "loadavg_end": loadavg(), "cpu_probe_ms_end": cpu_probe()}
             if base:
                 res["scale"]["base_entries_per_s"] = base
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     res.setdefault("meta", meta)["loadavg_end"] = loadavg()
+    if not args.scale_only:
+        res["meta"]["cpu_probe_ms_end"] = cpu_probe()
     res["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
     rep = build_report(res)
     if "cold" in rep and rep["cold"].get("seedwatch_new"):
