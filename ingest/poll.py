@@ -29,7 +29,7 @@ import sqlite_utils
 from store import articles as store_articles
 from store import feeds as store_feeds
 from store import seeds as store_seeds
-from store.db import StoreError, fit_page_cache, iso, iso_in, transaction
+from store.db import StoreError, fit_page_cache, iso, iso_in, release_page_cache, transaction
 
 from . import schedule
 from .config import Config
@@ -158,6 +158,7 @@ class Poller:
         try:
             self._write_df()
         finally:
+            release_page_cache(self.db)
             if self._parsers is not None:
                 self._parsers.close()
 

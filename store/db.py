@@ -57,6 +57,14 @@ def fit_page_cache(db: sqlite_utils.Database) -> int:
     return kib
 
 
+def release_page_cache(db: sqlite_utils.Database) -> None:
+    """Shrink this connection's page cache back to CACHE_MIN_KIB (a daemon between polls holds no more)."""
+    try:
+        db.conn.execute(f"PRAGMA cache_size = {-CACHE_MIN_KIB}")
+    except sqlite3.Error:
+        pass  # a closed or broken connection holds no cache worth freeing
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One write transaction taken with BEGIN IMMEDIATE, so writers queue instead of failing."""
