@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -35,16 +35,41 @@ from . import schedule
 from .config import Config
 from .errors import FetchError, HTTPStatusError, ParseError
 from .fetcher import Fetcher, FetchResult
-from .normalise import Entry, normalise_entries
-from .parser import ParsedFeed, parse_feed
-from .seeds import extract_main_text
-from .processor import BATCH_ENTRIES, Features, Matcher, ProcessStats, features_of, process_entries
+from .stats import ProcessStats
+
+if TYPE_CHECKING:
+    from .normalise import Entry
+    from .parser import ParsedFeed
+    from .processor import Features, Matcher
 
 log = logging.getLogger("seedwatch.poll")
 
 PARALLEL_MIN_FEEDS = 8  # from this many feeds a poll parses every body in parser processes (on every core)
 DF_WRITE_SECONDS = 5.0  # committed feeds' document frequencies go with the first commit this long after the last write, and at the poll's end
 STOP_MARGIN = 0.25  # seconds before a feed's deadline at which an unfinished parse is stopped (to record it)
+
+
+# The parsing and matching stages are imported when a feed first has a new body to read: a poll whose
+# feeds all answer 304 (or send the bytes they sent last time) never needs them, and they cost ~30 ms.
+def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """ingest.parser.parse_feed, imported on first use."""
+    from .parser import parse_feed as parse
+
+    return parse(content, headers, url)
+
+
+def normalise_entries(entries: list, url: str) -> list[Entry]:
+    """ingest.normalise.normalise_entries, imported on first use."""
+    from .normalise import normalise_entries as normalise
+
+    return normalise(entries, url)
+
+
+def extract_main_text(content: bytes, url: str) -> str:
+    """ingest.seeds.extract_main_text, imported on first use."""
+    from .seeds import extract_main_text as main_text
+
+    return main_text(content, url)
 
 
 @dataclass
@@ -252,6 +277,8 @@ class Poller:
 
     def _new_matcher(self) -> Matcher:
         """A Matcher over the stored seeds; the seeds version is read first, so a seed stored meanwhile only costs a rebuild."""
+        from .processor import Matcher
+
         self._seeds_version = store_seeds.version(self.db)
         matcher = Matcher(self.db, self.config.match)
         matcher.vocab.merge(self._df, self._df_docs)
@@ -317,6 +344,8 @@ class Poller:
 
     def _commit(self, feed: dict, prepared: "_Prepared") -> FeedOutcome:
         """Store a feed's new entries and its state in one transaction."""
+        from .processor import process_entries
+
         outcome = FeedOutcome(feed["id"], feed["url"], "new-entries")
         try:
             with transaction(self.db):
@@ -516,6 +545,8 @@ def start_parser_process(parent_pid: int, memory_mb: int) -> None:
 
 def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int, known: set[str] = frozenset()) -> Extracted:
     """Parse, normalise and extract features (of the entries whose GUID is not known): CPU work for a parser process."""
+    from .processor import BATCH_ENTRIES, features_of
+
     parsed = parse_feed(content, headers, url)
     entries = normalise_entries(parsed.entries, url)
     parsed.entries = []  # already normalised; no need to send them back

@@ -16,6 +16,7 @@ from store.db import transaction
 from .config import MatchConfig
 from .dedupe import IndexedArticles, TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
+from .stats import ProcessStats
 from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms, terms_of_words
 from .text import article_text, words
 
@@ -47,20 +48,6 @@ class Judgement:
     verdict: str
     copy_score: float
     explain: dict
-
-
-@dataclass
-class ProcessStats:
-    new: int = 0
-    known: int = 0
-    also_in_other_feed: int = 0
-    duplicates: int = 0
-    related: int = 0
-    copies: int = 0
-
-    def add(self, other: "ProcessStats") -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class Matcher:
