@@ -16,8 +16,8 @@ from store.db import transaction
 from .config import MatchConfig
 from .dedupe import IndexedArticles, TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
-from .stats import ProcessStats
 from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms, terms_of_words
+from .stats import ProcessStats
 from .text import article_text, words
 
 
