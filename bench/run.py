@@ -858,6 +858,10 @@ def render_table(res: dict, rep: dict) -> str:
             lines.append(f"  near-copy check per article: novel p50 {n['check']['p50_ms']} ms, mean {n['check']['mean_ms']} ms, "
                          f"p95 {n['check']['p95_ms']} ms ({n['candidates_p50']} candidate articles p50); an article already stored "
                          f"(finds itself) p50 {st['check']['p50_ms']} ms; own shingles {n['features']['p50_ms']} ms")
+        base_probe, probe = meta.get("cpu_probe_ms_start"), sm.get("cpu_probe_ms_start")
+        if base_probe and probe and not 0.87 <= probe / base_probe <= 1.15:
+            lines.append(f"  NOTE: the CPU probe took {probe} ms here and {base_probe} ms in the 200-feed run: the machine ran at "
+                         f"another speed, so the entries/s drop between them measures it too (--scale takes both in one go)")
         for problem in c.get("problems", []):
             lines.append(f"  INVALID scale cold pull: {problem}")
         if "error" in p:
