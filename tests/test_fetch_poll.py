@@ -535,7 +535,7 @@ def test_a_proxy_in_the_environment_is_used(server, monkeypatch):
 
     from ingest.fetcher import Fetcher
 
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):  # a lowercase one would win
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url())
     server.route("/feed.xml", Response(FEED))
