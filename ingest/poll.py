@@ -124,6 +124,7 @@ class Poller:
         self._df_docs = 0
         self._df_written_at = 0.0
         self._df_written()
+        fit_page_cache(self.db)
 
     async def poll(
         self, feeds: list[dict], progress: Callable[[FeedOutcome], None] | None = None
@@ -297,9 +298,8 @@ class Poller:
         self._df_written()
 
     def _df_written(self) -> None:
-        """The unwritten document frequencies are in the store now: start counting afresh (and refit the page cache)."""
+        """The unwritten document frequencies are in the store now: start counting afresh."""
         self._df, self._df_docs, self._df_written_at = Counter(), 0, time.monotonic()
-        fit_page_cache(self.db)  # every DF_WRITE_SECONDS or so: the store grows during a long poll
 
     def _prepare(
         self, feed: dict, result: FetchResult, new_hash: str | None, extracted: "Extracted | None" = None
@@ -370,6 +370,7 @@ class Poller:
             raise
         if write_df:
             self._df_written()
+            fit_page_cache(self.db)  # on the same DF_WRITE_SECONDS clock: the store grows during a long poll
         else:
             self._df.update(counts)
             self._df_docs += docs

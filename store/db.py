@@ -50,19 +50,23 @@ def fit_page_cache(db: sqlite_utils.Database) -> int:
     try:
         pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
         page_size = db.conn.execute("PRAGMA page_size").fetchone()[0]
-        kib = min(CACHE_MAX_KIB, max(CACHE_MIN_KIB, pages * page_size // 16 // 1024))
-        db.conn.execute(f"PRAGMA cache_size = {-kib}")
     except sqlite3.Error:
         return 0  # a speed-up only: a store that cannot answer this says so at its next read or write
-    return kib
+    kib = min(CACHE_MAX_KIB, max(CACHE_MIN_KIB, pages * page_size // 16 // 1024))
+    return _set_page_cache(db, kib)
 
 
 def release_page_cache(db: sqlite_utils.Database) -> None:
     """Shrink this connection's page cache back to CACHE_MIN_KIB (a daemon between polls holds no more)."""
+    _set_page_cache(db, CACHE_MIN_KIB)
+
+
+def _set_page_cache(db: sqlite_utils.Database, kib: int) -> int:
     try:
-        db.conn.execute(f"PRAGMA cache_size = {-CACHE_MIN_KIB}")
+        db.conn.execute(f"PRAGMA cache_size = {-kib}")
     except sqlite3.Error:
-        pass  # a closed or broken connection holds no cache worth freeing
+        return 0  # a closed or broken connection: nothing to size
+    return kib
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import time
 from datetime import datetime, timezone
@@ -10,7 +11,8 @@ import feedparser
 import pytest
 
 from ingest.config import Config, FetchConfig
-from ingest.errors import ParseError
+from ingest.errors import FetchError, ParseError
+from ingest.fetcher import Fetcher
 from ingest.localserver import Response
 from ingest.poll import poll_feeds
 from store import feeds as store_feeds
@@ -333,8 +335,6 @@ def test_feeds_without_full_text_never_fetch_pages(fresh_db, server):
 
 
 def test_many_feeds_are_parsed_in_parser_processes(fresh_db, server):
-    import asyncio
-
     from ingest.poll import PARALLEL_MIN_FEEDS, Poller
 
     feeds = []
@@ -359,8 +359,6 @@ def allocate(megabytes: int) -> int:
 
 
 def test_parser_processes_are_capped_in_memory():
-    import asyncio
-
     from ingest.poll import ParserPool, parser_processes
 
     async def run(cap_mb: int, want_mb: int):
@@ -387,8 +385,6 @@ def test_a_parse_that_runs_out_of_memory_is_a_parse_error(monkeypatch):
 
 
 def test_fetched_feeds_are_admitted_by_count_and_by_bytes():
-    import asyncio
-
     from ingest.poll import InFlight
 
     seen: list[tuple[int, ...]] = []  # who was inside each time someone entered
@@ -491,8 +487,6 @@ def test_document_frequencies_count_every_committed_article_once(fresh_db, serve
 def test_document_frequencies_are_kept_while_the_store_stays_locked(fresh_db, server, monkeypatch):
     """The write lock held past its wait (StoreError) when the poll ends: the poll still reports, the counts are
     kept, and close() writes them."""
-    import asyncio
-
     from ingest import poll as poll_module
     from store import articles as store_articles
     from store.db import StoreError
@@ -531,10 +525,6 @@ def test_document_frequencies_are_kept_while_the_store_stays_locked(fresh_db, se
 def test_a_proxy_in_the_environment_is_used(server, monkeypatch):
     # The proxy is the local server: it receives the absolute URL and answers by its path; feeds.invalid
     # cannot be resolved, so a fetch that succeeds went through the proxy.
-    import asyncio
-
-    from ingest.fetcher import Fetcher
-
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):  # a lowercase one would win
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url())
@@ -551,10 +541,6 @@ def test_a_proxy_in_the_environment_is_used(server, monkeypatch):
 
 @pytest.mark.parametrize("extra", [b"Content-Length: 5\r\n\r\nHELLO", b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"], ids=["length", "chunked"])
 def test_a_304_that_sends_a_body_does_not_spoil_the_next_request_to_its_host(server, extra):
-    import asyncio
-
-    from ingest.fetcher import Fetcher
-
     def not_modified_with_a_body(handler):
         handler.wfile.write(b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n' + extra)
         handler.wfile.flush()
@@ -573,11 +559,6 @@ def test_a_304_that_sends_a_body_does_not_spoil_the_next_request_to_its_host(ser
 
 
 def test_https_without_a_ca_bundle_is_each_https_feeds_error_in_plain_words(server, monkeypatch, tmp_path):
-    import asyncio
-
-    from ingest.errors import FetchError
-    from ingest.fetcher import Fetcher
-
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     server.route("/feed.xml", Response(FEED))
 
