@@ -20,12 +20,14 @@ from array import array
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from itertools import filterfalse
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from store import articles as store_articles
 
 from .text import article_text, has_boilerplate, strip_boilerplate, words
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SAMPLE_MOD = 8
 HEAD_WORDS = 24  # the opening words whose shingles are all indexed

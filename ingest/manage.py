@@ -8,9 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import sqlite_utils
 
 from store import feeds as store_feeds
 from store import seeds as store_seeds
@@ -23,6 +22,9 @@ from .opml import parse_feed_list, parse_opml
 from .parser import discover_feeds, parse_feed
 from .processor import rescore
 from .seeds import SEED_SUFFIXES, SeedDoc, load_seed_file, seed_from_html
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger("seedwatch")
 

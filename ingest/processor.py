@@ -6,8 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from store import articles as store_articles
 from store import seeds as store_seeds
@@ -19,6 +18,9 @@ from .normalise import Entry
 from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms, terms_of_words
 from .stats import ProcessStats
 from .text import article_text, words
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 BATCH_ENTRIES = 2000  # new entries whose terms are counted, then judged and stored, together

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from .db import iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 ARTICLE_FIELDS = (
     "url", "link", "guid", "title", "summary", "content", "content_html", "author",

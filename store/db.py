@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .schema import migrate
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 # A long poll's page cache grows with the store, 1/16 of the file within these bounds (SQLite's default is
@@ -26,6 +28,8 @@ class StoreError(Exception):
 
 def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the store at path, ready for concurrent readers and writers."""
+    import sqlite_utils  # here, not at the top: the parser processes use store/ without a connection (~80 ms)
+
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")

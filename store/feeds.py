@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from .db import iso, transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 FEED_STATE_FIELDS = {
     "url", "title", "site_url", "interval_seconds", "full_text", "status", "etag", "last_modified", "body_hash",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from .db import iso, transaction
 from .schema import ARTICLE_WHEN
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 VERDICT_SETS = {
     "found": ("related", "copy"),

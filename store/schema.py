@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 # When an article happened: the expression of index articles_when, which store.review sorts and filters by.
 ARTICLE_WHEN = "coalesce(published_at, first_seen_at)"

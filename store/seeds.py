@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .db import iso, transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def upsert_seed(
