@@ -50,7 +50,7 @@ def parsed_farm(feeds: int, entries: int, seed: int, out: Path) -> None:
     from farm import find_corpus
     from run import Farm
 
-    from ingest.poll import extract
+    from ingest.extract import extract
 
     farm = Farm(feeds, entries, seed, find_corpus())
     try:

@@ -24,8 +24,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from store import articles as store_articles
 from store import feeds as store_feeds
 from store import seeds as store_seeds
@@ -35,9 +33,12 @@ from . import schedule
 from .config import Config
 from .errors import FetchError, HTTPStatusError, ParseError
 from .fetcher import Fetcher, FetchResult
+from .extract import PRELOAD as PARSER_PRELOAD
+from .extract import Extracted, extract, start_parser_process
 from .stats import ProcessStats
 
 if TYPE_CHECKING:
+    import sqlite_utils
     from .normalise import Entry
     from .parser import ParsedFeed
     from .processor import Features, Matcher
@@ -430,15 +431,6 @@ class _Prepared:
     features: dict[str, Features]
 
 
-@dataclass
-class Extracted:
-    """What a parser process returns: the feed's metadata, its normalised entries and their features."""
-
-    feed: ParsedFeed
-    entries: list[Entry]
-    features: dict[str, Features]
-
-
 class InFlight:
     """Admission of fetched feeds to parsing and storing: at most `feeds` at once, and `budget` bytes of bodies
     (a body over the budget goes alone), so what waits for the one store thread stays bounded in memory."""
@@ -519,73 +511,18 @@ def parser_processes(memory_mb: int) -> Callable[[int], ProcessPoolExecutor]:
 
     def start(workers: int) -> ProcessPoolExecutor:
         # forkserver: the daemon has threads, and fork() copies their locks in whatever state they are in.
+        # The server imports __main__ (so a worker does not run the script again) and the parsing stages,
+        # once per poll; the workers it forks start with them loaded (a setting of the server not yet started).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["__main__", *PARSER_PRELOAD])
         return ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("forkserver"),
+            mp_context=context,
             initializer=start_parser_process,
             initargs=(os.getpid(), memory_mb),
         )
 
     return start
-
-
-def start_parser_process(parent_pid: int, memory_mb: int) -> None:
-    """A parser process's set-up: a cap on its data segment (RLIMIT_DATA), and exit with its parent."""
-    try:
-        import resource
-
-        limit = memory_mb * 1024 * 1024
-        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-    except (ImportError, ValueError, OSError):  # no resource module (Windows) or a refused limit: no cap
-        pass
-    exit_with_parent(parent_pid)
-
-
-def extract(content: bytes, headers: dict[str, str], url: str, shingle_size: int, known: set[str] = frozenset()) -> Extracted:
-    """Parse, normalise and extract features (of the entries whose GUID is not known): CPU work for a parser process."""
-    from .processor import BATCH_ENTRIES, features_of
-
-    parsed = parse_feed(content, headers, url)
-    entries = normalise_entries(parsed.entries, url)
-    parsed.entries = []  # already normalised; no need to send them back
-    fresh = [e for e in entries if e.guid not in known][:BATCH_ENTRIES]  # beyond that, the store thread, batch by batch
-    return Extracted(parsed, entries, {e.guid: features_of(e, shingle_size, index=True) for e in fresh})
-
-
-def exit_with_parent(parent_pid: int, every: float = 1.0) -> None:
-    """In a parser process: exit as soon as the seedwatch process that started the pool is gone.
-
-    A pool worker blocks on its task queue, whose write end it holds itself, so a parent killed with
-    SIGKILL (or the OOM killer) would leave it, and the forkserver it keeps alive, running for good.
-    """
-
-    def watch() -> None:
-        while True:
-            time.sleep(every)
-            if not _alive(parent_pid):
-                os._exit(0)
-
-    threading.Thread(target=watch, name="seedwatch-parent-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    """Whether pid is a live process (a zombie, killed but not yet reaped, counts as gone)."""
-    if os.path.isdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-        except OSError:
-            return False
-    try:
-        os.kill(pid, 0)  # no /proc (not Linux): ask the kernel whether the pid exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def body_hash(result: FetchResult) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import time
 from datetime import datetime, timezone
 
@@ -371,6 +372,26 @@ def test_parser_processes_are_capped_in_memory():
     assert asyncio.run(run(512, 64)) == 64 * 1024 * 1024
     with pytest.raises(MemoryError):
         asyncio.run(run(128, 256))
+
+
+def test_parser_processes_start_with_the_parsers_loaded_and_at_a_lower_priority():
+    from ingest.extract import NICE
+    from ingest.poll import ParserPool, parser_processes
+    from tests import parser_probe
+
+    async def run():
+        pool = ParserPool(2, parser_processes(512))
+        try:
+            return [await pool.run(time.monotonic() + 30, parser_probe.state) for _ in range(2)]
+        finally:
+            pool.close()
+
+    here = os.nice(0)
+    for state in asyncio.run(run()):
+        # Forked from a server that imported the parsing stages once; the HTTP client and the store's
+        # library (~0.2 s of imports) stay in the main process.
+        assert state["loaded"] == ["feedparser", "ingest.parser", "ingest.processor"]
+        assert state["nice"] == min(19, here + NICE) > here  # below the store thread, which is the critical path
 
 
 def test_a_parse_that_runs_out_of_memory_is_a_parse_error(monkeypatch):
