@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from ingest.poll import extract as _real_extract
+from ingest.extract import extract as _real_extract
 
 PROFILE_DIR_ENV = "SEEDWATCH_PROFILE_DIR"
 # Own time of these is time spent waiting: for the network (epoll), for another thread (locks, queues), for

@@ -2,8 +2,9 @@
 
 A poll of many feeds sends every changed body here, to processes on every core (ingest.poll.ParserPool). They
 are forked from a forkserver that has already imported PRELOAD, so each starts ready to parse, and none of
-them imports what only the main process needs (the HTTP client, the CLI, sqlite-utils). This module
-itself imports only the standard library: a poll whose feeds all answer 304 loads it without the parsers.
+them imports what only the main process needs (the HTTP client, the CLI's commands, sqlite-utils). This
+module itself imports only the standard library: a poll whose feeds all answer 304 loads it without the
+parsers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 PRELOAD = ("ingest.extract", "feedparser", "ingest.parser", "ingest.normalise", "ingest.processor")
 # Parser processes run at a lower priority than the process that stores: the store thread is a poll's
 # critical path, and on two cores three busy threads share them equally unless told otherwise
-# (a 200-feed cold pull: ~47 s at equal priority, ~42 s with this).
+# (a 200-feed cold pull, back to back: 52-54 s at equal priority, 41.5-42 s with this).
 NICE = 10
 
 

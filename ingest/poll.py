@@ -511,8 +511,10 @@ def parser_processes(memory_mb: int) -> Callable[[int], ProcessPoolExecutor]:
 
     def start(workers: int) -> ProcessPoolExecutor:
         # forkserver: the daemon has threads, and fork() copies their locks in whatever state they are in.
-        # The server imports __main__ (so a worker does not run the script again) and the parsing stages,
-        # once per poll; the workers it forks start with them loaded (a setting of the server not yet started).
+        # The server imports the parsing stages once (it lives as long as this process), and the workers it
+        # forks start with them loaded. "__main__" is the default preload, kept; CPython 3.11 ignores it
+        # (gh-126631), and each worker runs a script __main__ again: the `seedwatch` script imports only
+        # ingest.__main__. The setting counts when the server starts, i.e. at this process's first pool.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["__main__", *PARSER_PRELOAD])
         return ProcessPoolExecutor(

@@ -394,6 +394,17 @@ def test_parser_processes_start_with_the_parsers_loaded_and_at_a_lower_priority(
         assert state["nice"] == min(19, here + NICE) > here  # below the store thread, which is the critical path
 
 
+def test_the_seedwatch_script_imports_nothing_a_parser_process_does_not_need():
+    # A parser process started from the `seedwatch` script runs the script again (CPython 3.11 does so for
+    # a __main__ given by path), and the script imports the module its entry point is in.
+    import subprocess
+    import sys
+
+    probe = "import sys, ingest.__main__; print(sorted(m for m in ('click', 'ingest.cli', 'httpx', 'sqlite_utils') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_a_parse_that_runs_out_of_memory_is_a_parse_error(monkeypatch):
     import ingest.parser as parser_module
 
