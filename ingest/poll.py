@@ -32,9 +32,8 @@ from store.db import StoreError, fit_page_cache, iso, iso_in, release_page_cache
 from . import schedule
 from .config import Config
 from .errors import FetchError, HTTPStatusError, ParseError
+from .extract import PRELOAD as PARSER_PRELOAD, Extracted, extract, start_parser_process
 from .fetcher import Fetcher, FetchResult
-from .extract import PRELOAD as PARSER_PRELOAD
-from .extract import Extracted, extract, start_parser_process
 from .stats import ProcessStats
 
 if TYPE_CHECKING:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import subprocess
+import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -397,11 +400,9 @@ def test_parser_processes_start_with_the_parsers_loaded_and_at_a_lower_priority(
 def test_the_seedwatch_script_imports_nothing_a_parser_process_does_not_need():
     # A parser process started from the `seedwatch` script runs the script again (CPython 3.11 does so for
     # a __main__ given by path), and the script imports the module its entry point is in.
-    import subprocess
-    import sys
-
-    probe = "import sys, ingest.__main__; print(sorted(m for m in ('click', 'ingest.cli', 'httpx', 'sqlite_utils') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    probe = "import ingest.__main__; from tests import parser_probe; print(parser_probe.state()['loaded'])"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root).stdout
     assert out.strip() == "[]"
 
 
