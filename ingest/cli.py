@@ -175,7 +175,7 @@ def seeds_list(state: State, fmt: str) -> None:
 @click.argument("name")
 @pass_state
 def seeds_remove(state: State, name: str) -> None:
-    """Remove a seed and its matches (the articles stay).
+    """Remove a seed and its matches (the articles stay); articles it claimed are scored again for the others.
 
     Example:
 
@@ -185,8 +185,11 @@ def seeds_remove(state: State, name: str) -> None:
     row = store_seeds.get_seed(state.db, name)
     if row is None:
         raise UsageError(f"no seed named {name!r} (see: seedwatch seeds list)")
+    from .manage import finish_seed_scoring
+
     store_seeds.remove_seed(state.db, row["id"])
-    state.say(f"removed seed {row['name']}")
+    scored = finish_seed_scoring(state.db, state.config)  # the articles it claimed go back to the other seeds
+    state.say(f"removed seed {row['name']}" + (f" (scored {scored} stored articles again)" if scored else ""))
 
 
 @seeds.command("sync")

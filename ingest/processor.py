@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -62,7 +63,9 @@ class Matcher:
         self.vocab = Vocabulary(df=df, docs=docs)
         self.texts = TextCache()  # stored articles recently compared as near-copy candidates
         self.indexed = IndexedArticles()  # what the index needs to know of the articles this Matcher stored
-        self.seeds = [self._model(row) for row in store_seeds.list_seeds(db) if seed_ids is None or row["id"] in seed_ids]
+        # Every seed is loaded, since another seed may claim an article (see judge); only these are judged.
+        self.seeds = [self._model(row) for row in store_seeds.list_seeds(db)]
+        self.judged = {s.id for s in self.seeds if seed_ids is None or s.id in seed_ids}
         self.refresh()
 
     def _model(self, row: dict) -> SeedModel:
@@ -107,7 +110,13 @@ class Matcher:
         return picked
 
     def judge(self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int]) -> list[Judgement]:
-        """Score and verdict of one article for every seed."""
+        """Score and verdict of one article for every judged seed.
+
+        An article that another seed calls related (or a copy), scoring it more than 1 / claim_ratio times
+        this seed's score, is taken to be that seed's story: this seed's score is multiplied by
+        claimed_factor. Two seeds of the same kind (two earthquakes, two coaches hired) share their topic
+        words; this is what tells their articles apart.
+        """
         doc_vec = self.vocab.vector(counts)
         name_vec = self.vocab.vector(names)
         lift = length_lift(len(counts))
@@ -142,7 +151,16 @@ class Matcher:
             if scored.missing:
                 explain["missing_keywords"] = scored.missing
             out.append(Judgement(seed, scored.score, verdict, copy_score, explain))
-        return out
+        claims = heapq.nlargest(2, (j for j in out if j.verdict != "unrelated"), key=lambda j: j.score)
+        for j in out:
+            rival = next((c for c in claims if c is not j), None)
+            if j.verdict != "copy" and rival is not None and j.score < self.config.claim_ratio * rival.score:
+                j.explain["claimed_by"] = {"seed": rival.seed.id, "name": rival.seed.name, "score": round(rival.score, 4)}
+                j.explain["before_claim"] = round(j.score, 4)
+                j.score *= self.config.claimed_factor
+                if j.verdict == "related" and j.score < j.seed.threshold:
+                    j.verdict = "unrelated"
+        return [j for j in out if j.seed.id in self.judged]
 
 
 def process_entries(

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
-from .config import VERSION
+from .config import VERSION, MatchConfig
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], widths: dict[str, int] | None = None) -> str:
@@ -128,6 +128,12 @@ def explain(article: dict[str, Any], snippet: int = 600) -> str:
             out.append(f"  shares {m['copy_score']:.0%} of its words in order with the seed: below the copy line")
         if "words" in ex:
             out.append(f"  score: {_score_formula(ex)}")
+        if ex.get("claimed_by"):
+            c, cfg = ex["claimed_by"], MatchConfig()
+            out.append(
+                f"  claimed by seed {c['name']} (score {c['score']:.3f}): {ex['before_claim']:.3f} here is under"
+                f" {cfg.claim_ratio:g} x that, so it counts x {cfg.claimed_factor:g}"
+            )
         if ex.get("terms"):
             out.append(f"  top shared terms: {', '.join(ex['terms'])}")
         if ex.get("name_terms"):

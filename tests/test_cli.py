@@ -823,6 +823,31 @@ def test_show_says_how_the_score_was_made(store):
     assert (0.7 * words + 0.3 * names) * lift == pytest.approx(row["score"], abs=0.002)
 
 
+def test_show_and_seeds_remove_when_another_seed_claims_the_article(run_cli, server, tmp_path):
+    from tests.test_processor import ACEH, HAITI, HAITI_REPORT, OTHER
+
+    for name, (title, body) in (("aceh", ACEH), ("haiti", HAITI)):
+        (tmp_path / f"{name}.txt").write_text(f"{title}\n\n{body}\n")
+    items = [{"title": t, "link": f"https://b.example/{i}", "description": b} for i, (t, b) in enumerate(OTHER)]
+    items.append({"title": HAITI_REPORT[1], "link": HAITI_REPORT[0], "description": HAITI_REPORT[2]})
+    server.route("/feed.xml", Response(rss(items)))
+    ok(run_cli("seeds", "add", str(tmp_path / "aceh.txt")))
+    ok(run_cli("feeds", "add", server.url("/feed.xml")))
+    ok(run_cli("poll"))
+    [report] = [r for r in all_rows(run_cli) if r["url"] == HAITI_REPORT[0]]
+    assert report["verdict"] == "related"
+    ok(run_cli("seeds", "add", str(tmp_path / "haiti.txt")))
+    text = ok(run_cli("show", str(report["id"]))).stdout
+    m = re.search(r"seed aceh: unrelated, score (0\.\d+).*\n(?:  .*\n)*?  claimed by seed haiti \(score (0\.\d+)\): (0\.\d+) here is under 0.8 x that, so it counts x 0.5", text)
+    assert m, text
+    assert float(m.group(1)) == pytest.approx(report["score"] / 2, abs=0.001) and float(m.group(3)) == pytest.approx(report["score"], abs=0.001)
+    assert f"seed haiti: related, score {m.group(2)}" in text
+    assert "scored 5 stored articles again" in ok(run_cli("seeds", "remove", "haiti")).stdout
+    assert "claimed by" not in ok(run_cli("show", str(report["id"]))).stdout
+    [back] = [r for r in all_rows(run_cli) if r["url"] == HAITI_REPORT[0]]
+    assert back["verdict"] == "related" and back["score"] == report["score"]
+
+
 def test_show_copy(store, demo_server):
     text = ok(store("show", str(copy_id(store)))).stdout
     assert COPY_TITLE in text

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from ingest.config import MatchConfig
-from ingest.manage import save_seed
+from ingest.manage import finish_seed_scoring, save_seed
 from ingest.normalise import normalise_entries
 from ingest.parser import RawEntry
-from ingest.processor import Matcher, process_entries
-from ingest.seeds import load_seed_file
+from ingest.processor import Matcher, process_entries, rescore
+from ingest.seeds import load_seed_file, parse_seed
 from store import feeds as store_feeds
+from store import seeds as store_seeds
 from store.db import transaction
 from tests.conftest import FOUNDING_SEED
 
@@ -74,3 +79,101 @@ def test_copy_of_the_seed_is_a_copy_not_a_duplicate(fresh_db):
     _store(fresh_db, "https://scraper.example/feed", [("https://scraper.example/copy", seed.title, scraped.replace("\n", "</p><p>"))])
     row = _match(fresh_db, "https://scraper.example/copy")
     assert row["verdict"] == "copy" and row["duplicate_of"] is None
+
+
+# Two stories of the same kind share their topic words; the article is the second one's.
+ACEH = (
+    "Strong earthquake shakes Aceh province in Indonesia",
+    "A magnitude 6.1 earthquake struck Aceh province on Sumatra on Tuesday, killing at least 12 people in Bener Meriah "
+    "and Central Aceh. Indonesia's disaster agency said houses and mosques collapsed in the highland districts and "
+    "landslides cut roads to Takengon. Rescuers searched the rubble for survivors as aftershocks rattled the region. "
+    "The quake was shallow, the USGS said.",
+)
+HAITI = (
+    "Massive earthquake devastates Haiti's capital Port-au-Prince",
+    "A magnitude 7.0 earthquake struck Haiti on Tuesday, flattening buildings in Port-au-Prince and killing thousands "
+    "of people. The presidential palace and the cathedral collapsed, and hospitals were overwhelmed. President Rene "
+    "Preval said the toll could be very high. Rescuers searched the rubble for survivors as aftershocks rattled the "
+    "region. The quake was shallow, the USGS said.",
+)
+HAITI_REPORT = (
+    "https://news.example/haiti-rescue",
+    "Haiti earthquake: rescuers dig for survivors in Port-au-Prince",
+    "Rescuers in Port-au-Prince dug through the rubble of collapsed buildings for survivors of Tuesday's magnitude 7.0 "
+    "earthquake, as aftershocks rattled Haiti. Preval said the presidential palace was destroyed. Aid agencies said the "
+    "quake was the worst to strike the region in two centuries, and the USGS said it was shallow.",
+)
+
+
+def _seed(name: str, story: tuple[str, str], threshold: float | None = None):
+    doc = parse_seed(f"{story[0]}\n\n{story[1]}\n".encode(), f"{name}.txt")
+    doc.threshold = threshold
+    return doc
+
+
+def _judgements(db, url: str) -> dict[str, dict]:
+    sql = (
+        "SELECT s.name, m.score, m.verdict, m.explain FROM matches m JOIN seeds s ON s.id = m.seed_id"
+        " JOIN articles a ON a.id = m.article_id WHERE a.url = ?"
+    )
+    return {r["name"]: {**r, "explain": json.loads(r["explain"])} for r in db.query(sql, [url])}
+
+
+def _aceh_store(db) -> dict:
+    """A store following the Aceh quake that holds a report of the Haiti quake; the report's Aceh judgement."""
+    save_seed(db, _seed("aceh", ACEH))
+    _store(db, "https://news.example/feed", [*((f"https://b.example/{i}", t, b) for i, (t, b) in enumerate(OTHER)), HAITI_REPORT])
+    alone = _judgements(db, HAITI_REPORT[0])["aceh"]
+    assert alone["verdict"] == "related" and "claimed_by" not in alone["explain"]  # quake words alone make it related
+    return alone
+
+
+def test_an_article_another_seed_claims_counts_half_for_this_one(fresh_db):
+    alone = _aceh_store(fresh_db)
+    _, change, _ = save_seed(fresh_db, _seed("haiti", HAITI))
+    assert change == "added"
+    found = _judgements(fresh_db, HAITI_REPORT[0])
+    assert found["haiti"]["verdict"] == "related" and found["haiti"]["score"] > alone["score"] / 0.8
+    aceh = found["aceh"]
+    assert aceh["verdict"] == "unrelated"
+    assert aceh["explain"]["claimed_by"] == {"seed": store_seeds.get_seed(fresh_db, "haiti")["id"], "name": "haiti", "score": found["haiti"]["score"]}
+    assert aceh["explain"]["before_claim"] == alone["score"]
+    assert aceh["score"] == pytest.approx(alone["score"] * 0.5, abs=1e-4)
+    # The other articles were judged again for aceh too, and nothing else about them changed.
+    assert store_seeds.scoring_pending(fresh_db) == {}
+
+
+def test_removing_the_claiming_seed_gives_the_article_back(fresh_db):
+    alone = _aceh_store(fresh_db)
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    store_seeds.remove_seed(fresh_db, store_seeds.get_seed(fresh_db, "haiti")["id"])
+    assert set(store_seeds.scoring_pending(fresh_db)) == {store_seeds.get_seed(fresh_db, "aceh")["id"]}
+    assert finish_seed_scoring(fresh_db) == len(OTHER) + 1
+    back = _judgements(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert back["verdict"] == "related" and back["score"] == alone["score"] and "claimed_by" not in back["explain"]
+
+
+def test_removing_a_seed_that_claimed_nothing_rescores_nothing(fresh_db):
+    _aceh_store(fresh_db)
+    save_seed(fresh_db, load_seed_file(FOUNDING_SEED))
+    store_seeds.remove_seed(fresh_db, store_seeds.get_seed(fresh_db, "russia-iran-sacred-alliance")["id"])
+    assert store_seeds.scoring_pending(fresh_db) == {}
+
+
+def test_a_seed_claims_only_articles_it_calls_related(fresh_db):
+    alone = _aceh_store(fresh_db)
+    save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))  # scores the report highest, yet below its own line
+    found = _judgements(fresh_db, HAITI_REPORT[0])
+    assert found["haiti"]["verdict"] == "unrelated" and found["haiti"]["score"] > alone["score"] / 0.8
+    assert found["aceh"]["verdict"] == "related" and found["aceh"]["score"] == alone["score"]
+    # Lowering the threshold changes what haiti claims: aceh's judgements are made again.
+    save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.5))
+    assert _judgements(fresh_db, HAITI_REPORT[0])["aceh"]["verdict"] == "unrelated"
+
+
+def test_rescoring_one_seed_still_weighs_the_others_claims(fresh_db):
+    _aceh_store(fresh_db)
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    before = _judgements(fresh_db, HAITI_REPORT[0])["aceh"]
+    rescore(fresh_db, MatchConfig(), [store_seeds.get_seed(fresh_db, "aceh")["id"]])
+    assert _judgements(fresh_db, HAITI_REPORT[0])["aceh"] == before
