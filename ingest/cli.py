@@ -175,21 +175,23 @@ def seeds_list(state: State, fmt: str) -> None:
 @click.argument("name")
 @pass_state
 def seeds_remove(state: State, name: str) -> None:
-    """Remove a seed and its matches (the articles stay); articles it claimed are scored again for the others.
+    """Remove a seed and its matches (the articles stay).
+
+    The articles it called related or a copy are judged again for the other seeds, since it may have
+    claimed them (see README, "Seeds and feeds").
 
     Example:
 
     \b
         seedwatch seeds remove russia-iran-sacred-alliance
     """
+    from .manage import remove_seed  # here: the scoring modules cost ~0.2 s to import
+
     row = store_seeds.get_seed(state.db, name)
     if row is None:
         raise UsageError(f"no seed named {name!r} (see: seedwatch seeds list)")
-    from .manage import finish_seed_scoring
-
-    store_seeds.remove_seed(state.db, row["id"])
-    scored = finish_seed_scoring(state.db, state.config)  # the articles it claimed go back to the other seeds
-    state.say(f"removed seed {row['name']}" + (f" (scored {scored} stored articles again)" if scored else ""))
+    judged = remove_seed(state.db, row["id"], state.config)
+    state.say(f"removed seed {row['name']}" + (f" ({judged} of its articles judged again for the other seeds)" if judged else ""))
 
 
 @seeds.command("sync")

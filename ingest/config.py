@@ -63,6 +63,10 @@ class MatchConfig:
     claim_ratio: float = 0.8
     claimed_factor: float = 0.5
 
+    def __post_init__(self) -> None:
+        if not 0 < self.claim_ratio <= 1 or not 0 <= self.claimed_factor <= 1:
+            raise ValueError(f"claim_ratio must be in (0, 1] and claimed_factor in [0, 1], not {self.claim_ratio} and {self.claimed_factor}")
+
 
 @dataclass(frozen=True)
 class Config:

@@ -13,14 +13,14 @@ from urllib.parse import urlsplit
 
 from store import feeds as store_feeds
 from store import seeds as store_seeds
-from store.db import iso, utcnow
+from store.db import iso, transaction, utcnow
 
 from .config import Config, FetchConfig
 from .errors import FetchError, ParseError, SeedError, UsageError
 from .fetcher import Fetcher
 from .opml import parse_feed_list, parse_opml
 from .parser import discover_feeds, parse_feed
-from .processor import rescore
+from .processor import Matcher, rejudge_tx, rescore
 from .seeds import SEED_SUFFIXES, SeedDoc, load_seed_file, seed_from_html
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ def check_feed_url(url: str) -> str:
 
 def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = None) -> tuple[int, str, int]:
     """Store a seed and, when it is new or changed, score every stored article against it.
+
+    Where the seed calls an article its own, now or before the change, the other seeds' judgements of that
+    article are made again too, since a seed may claim an article from another (processor.Matcher.judge).
 
     Returns (id, 'added' | 'updated' | 'unchanged', articles scored). The store marks the scoring as
     pending in the seed's own transaction, so a run cut short is finished by the next one; scoring an
@@ -71,6 +74,18 @@ def finish_seed_scoring(
     if not pending:
         return 0
     return rescore(db, (config or Config()).match, list(pending), restart=False, stop=stop).new
+
+
+def remove_seed(db: sqlite_utils.Database, seed_id: int, config: Config | None = None) -> int:
+    """Remove a seed and its matches; the articles it called its own are judged again for the other seeds.
+
+    A seed may have claimed those articles from the others (processor.Matcher.judge). Both happen in one
+    transaction, so no article stays claimed by a seed that is gone. Returns the articles judged again.
+    """
+    with transaction(db):
+        own = store_seeds.remove_seed_tx(db, seed_id)
+        matcher = Matcher(db, (config or Config()).match) if own else None
+        return rejudge_tx(db, matcher, own) if matcher and matcher.seeds else 0
 
 
 def load_seed(source: str, name: str | None = None, fetch: FetchConfig | None = None) -> SeedDoc:

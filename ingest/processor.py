@@ -54,18 +54,16 @@ class Judgement:
 
 
 class Matcher:
-    """Judges texts against every seed, with document frequencies learned from the store."""
+    """Judges texts against every seed together, with document frequencies learned from the store."""
 
-    def __init__(self, db: sqlite_utils.Database, config: MatchConfig | None = None, seed_ids: list[int] | None = None):
+    def __init__(self, db: sqlite_utils.Database, config: MatchConfig | None = None):
         self.db = db
         self.config = config or MatchConfig()
         df, docs = store_articles.load_df(db)
         self.vocab = Vocabulary(df=df, docs=docs)
         self.texts = TextCache()  # stored articles recently compared as near-copy candidates
         self.indexed = IndexedArticles()  # what the index needs to know of the articles this Matcher stored
-        # Every seed is loaded, since another seed may claim an article (see judge); only these are judged.
         self.seeds = [self._model(row) for row in store_seeds.list_seeds(db)]
-        self.judged = {s.id for s in self.seeds if seed_ids is None or s.id in seed_ids}
         self.refresh()
 
     def _model(self, row: dict) -> SeedModel:
@@ -110,17 +108,19 @@ class Matcher:
         return picked
 
     def judge(self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int]) -> list[Judgement]:
-        """Score and verdict of one article for every judged seed.
+        """Score and verdict of one article for every seed.
 
-        An article that another seed calls related (or a copy), scoring it more than 1 / claim_ratio times
-        this seed's score, is taken to be that seed's story: this seed's score is multiplied by
-        claimed_factor. Two seeds of the same kind (two earthquakes, two coaches hired) share their topic
-        words; this is what tells their articles apart.
+        Seeds are judged together: an article that another seed calls related (or a copy of it), and
+        scores over 1 / claim_ratio times higher, is that seed's story, and this seed's score is
+        multiplied by claimed_factor. Two seeds of the same kind (two earthquakes) share their topic
+        words; this is what tells their articles apart. Scores are compared before keyword boosts, and a
+        seed whose must-have keywords all appear is never claimed: the user's keywords say it is theirs.
         """
         doc_vec = self.vocab.vector(counts)
         name_vec = self.vocab.vector(names)
         lift = length_lift(len(counts))
         out = []
+        lexical = []  # each seed's score before keywords: what claims compare
         for seed in self.seeds:
             word_part, name_part = cosine(seed.vector, doc_vec), cosine(seed.name_vector, name_vec)
             scored: Scored = blend(word_part, name_part)
@@ -151,16 +151,25 @@ class Matcher:
             if scored.missing:
                 explain["missing_keywords"] = scored.missing
             out.append(Judgement(seed, scored.score, verdict, copy_score, explain))
-        claims = heapq.nlargest(2, (j for j in out if j.verdict != "unrelated"), key=lambda j: j.score)
-        for j in out:
-            rival = next((c for c in claims if c is not j), None)
-            if j.verdict != "copy" and rival is not None and j.score < self.config.claim_ratio * rival.score:
-                j.explain["claimed_by"] = {"seed": rival.seed.id, "name": rival.seed.name, "score": round(rival.score, 4)}
+            lexical.append(before_keywords)
+        self._claim(out, lexical)
+        return out
+
+    def _claim(self, out: list[Judgement], lexical: list[float]) -> None:
+        """Halve, in place, the judgements that the seed which calls the article its own outscores (see judge)."""
+        claimers = heapq.nlargest(2, (i for i, j in enumerate(out) if j.verdict != "unrelated"), key=lambda i: lexical[i])
+        ratio, factor = self.config.claim_ratio, self.config.claimed_factor
+        for i, j in enumerate(out):
+            rival = next((c for c in claimers if c != i), None)
+            if rival is None or j.verdict == "copy" or (j.seed.must and not j.explain.get("missing_keywords")):
+                continue
+            if lexical[i] < ratio * lexical[rival]:
+                r = out[rival].seed
+                j.explain["claimed_by"] = {"seed": r.id, "name": r.name, "score": round(lexical[rival], 4), "ratio": ratio, "factor": factor}
                 j.explain["before_claim"] = round(j.score, 4)
-                j.score *= self.config.claimed_factor
+                j.score *= factor
                 if j.verdict == "related" and j.score < j.seed.threshold:
                     j.verdict = "unrelated"
-        return [j for j in out if j.seed.id in self.judged]
 
 
 def process_entries(
@@ -295,9 +304,18 @@ def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None
 
 def _rejudge(db: sqlite_utils.Database, matcher: Matcher, article_id: int) -> None:
     """Score and verdict of one stored article again, with the matcher's current vocabulary."""
-    for row in store_articles.article_texts(db, [article_id]):
-        f = features_of(row["title"] or "", matcher.config.shingle_size, article_text(None, row["summary"], row["content"]))
-        _store_judgements(db, article_id, matcher.judge(f.counts, f.names, f.words, f.hashes), ProcessStats())
+    rejudge_tx(db, matcher, [article_id])
+
+
+def rejudge_tx(db: sqlite_utils.Database, matcher: Matcher, article_ids: list[int]) -> int:
+    """Judge these stored articles again for every seed, inside the caller's transaction; returns how many."""
+    done = 0
+    for begin in range(0, len(article_ids), 500):
+        for row in store_articles.article_texts(db, article_ids[begin : begin + 500]):
+            f = features_of(row["title"] or "", matcher.config.shingle_size, article_text(None, row["summary"], row["content"]))
+            _store_judgements(db, row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes), ProcessStats())
+            done += 1
+    return done
 
 
 def _store_judgements(db: sqlite_utils.Database, article_id: int, judgements: list[Judgement], stats: ProcessStats) -> None:
@@ -321,6 +339,8 @@ def rescore(
     a run cut short (kill -9, Ctrl-C, stop() turning true) leaves the seed pending, and the next run
     (seeds add or sync, rescore, the daemon) finishes it where it stopped. Features are computed outside
     the write transaction, so a long rescore holds the write lock only while it stores each batch.
+    Where a seed being scored calls an article its own, now or before, it may claim the article from the
+    other seeds or give it back (Matcher.judge): their judgements of that article are written again too.
     """
     if restart:
         store_seeds.start_scoring(db, seed_ids)
@@ -332,15 +352,15 @@ def rescore(
         cursors = {i: after for i, (after, _) in store_seeds.scoring_pending(db).items() if seed_ids is None or i in seed_ids}
         if not cursors:
             break
-        if matcher is None or matcher_key != (version, sorted(cursors)):
-            matcher, matcher_key = Matcher(db, config, list(cursors)), (version, sorted(cursors))
+        if matcher is None or matcher_key != version:
+            matcher, matcher_key = Matcher(db, config), version
         start = min(cursors.values())
         rows = store_articles.articles_after(db, start, batch)
         judged = []
         for row in rows:
             body = article_text(None, row["summary"], row["content"])
             f = features_of(row["title"] or "", matcher.config.shingle_size, body)
-            judged.append((row["id"], [j for j in matcher.judge(f.counts, f.names, f.words, f.hashes) if row["id"] > cursors[j.seed.id]]))
+            judged.append((row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes)))
         with transaction(db):
             if store_seeds.version(db) != version:
                 continue  # a seed changed or went while this batch was judged: judge it again with the stored seeds
@@ -351,12 +371,17 @@ def rescore(
                 continue
             # A seed whose cursor another run moved back (rescore again) is not covered by this batch.
             covered = {i for i, after in now.items() if after >= start}
+            claimed_before = store_articles.called_own(db, [a for a, _ in judged], list(covered))
             written: set[int] = set()
             for article_id, judgements in judged:
                 mine = [j for j in judgements if j.seed.id in covered and article_id > now[j.seed.id]]
+                if not mine:
+                    continue
                 _store_judgements(db, article_id, mine, stats)
-                if mine:
-                    written.add(article_id)
+                written.add(article_id)
+                if article_id in claimed_before or any(j.verdict != "unrelated" for j in mine):
+                    done = {j.seed.id for j in mine}
+                    _store_judgements(db, article_id, [j for j in judgements if j.seed.id not in done], ProcessStats())
             for seed_id in covered:
                 store_seeds.advance_scoring_tx(db, seed_id, rows[-1]["id"])
         stats.new += len(written)

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
-from .config import VERSION, MatchConfig
+from .config import VERSION
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], widths: dict[str, int] | None = None) -> str:
@@ -101,6 +101,8 @@ def _score_formula(ex: dict[str, Any]) -> str:
         text = f"({text}) x short-text lift {ex['lift']:.2f}"
     if ex.get("keyword_boost"):
         text += f" + keywords {ex['keyword_boost']:.2f}"
+    if ex.get("claimed_by"):
+        text = f"({text}) x {ex['claimed_by']['factor']:g}, claimed"
     return text
 
 
@@ -129,10 +131,10 @@ def explain(article: dict[str, Any], snippet: int = 600) -> str:
         if "words" in ex:
             out.append(f"  score: {_score_formula(ex)}")
         if ex.get("claimed_by"):
-            c, cfg = ex["claimed_by"], MatchConfig()
+            c = ex["claimed_by"]
             out.append(
-                f"  claimed by seed {c['name']} (score {c['score']:.3f}): {ex['before_claim']:.3f} here is under"
-                f" {cfg.claim_ratio:g} x that, so it counts x {cfg.claimed_factor:g}"
+                f"  claimed by seed {c['name']}, which calls it its own with {c['score']:.3f}: this seed's"
+                f" {ex['before_claim'] - ex.get('keyword_boost', 0):.3f} is under {c['ratio']:g} x that, so it counts x {c['factor']:g}"
             )
         if ex.get("terms"):
             out.append(f"  top shared terms: {', '.join(ex['terms'])}")

@@ -146,6 +146,21 @@ def upsert_match_tx(
     )
 
 
+def called_own(db: sqlite_utils.Database, article_ids: list[int], seed_ids: list[int]) -> set[int]:
+    """Those of these articles that one of these seeds calls related or a copy (as stored now)."""
+    if not seed_ids:
+        return set()
+    found: set[int] = set()
+    seeds = ",".join("?" * len(seed_ids))
+    for chunk in _chunks(article_ids):
+        marks = ",".join("?" * len(chunk))
+        found.update(r[0] for r in db.execute(
+            f"SELECT DISTINCT article_id FROM matches WHERE article_id IN ({marks}) AND seed_id IN ({seeds}) AND verdict != 'unrelated'",
+            [*chunk, *seed_ids],
+        ))
+    return found
+
+
 def articles_after(db: sqlite_utils.Database, after: int, limit: int = 500) -> list[dict]:
     """The next stored articles' ids and texts with an id above after, in id order (a scoring batch)."""
     return list(db.query("SELECT id, title, summary, content FROM articles WHERE id > ? ORDER BY id LIMIT ?", [after, limit]))

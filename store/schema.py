@@ -195,7 +195,12 @@ def _v4(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX articles_when ON articles({ARTICLE_WHEN})")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Seeds are judged together (a seed may claim another's articles): judge every stored article again once."""
+    db.execute("UPDATE seeds SET scoring_after = 0 WHERE (SELECT count(*) FROM seeds) > 1")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def version(db: sqlite_utils.Database) -> int:

@@ -36,13 +36,10 @@ def upsert_seed(
                 " scoring_after, scoring_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 [name, title, url, body, threshold, keywords_json, source, content_hash, iso(), iso(), iso()],
             )
-            _others_pending_tx(db, cursor.lastrowid)
             return cursor.lastrowid, "added"
         rescore = row["content_hash"] != content_hash or row["threshold"] != threshold or row["keywords"] != keywords_json
         if not rescore and row["url"] == url:
             return row["id"], "unchanged"
-        if rescore:
-            _others_pending_tx(db, row["id"])
         db.execute(
             "UPDATE seeds SET title = ?, url = ?, body = ?, threshold = ?, keywords = ?, source = ?, content_hash = ?,"
             " updated_at = ?, scoring_after = CASE WHEN ? THEN 0 ELSE scoring_after END,"
@@ -50,11 +47,6 @@ def upsert_seed(
             [title, url, body, threshold, keywords_json, source, content_hash, iso(), rescore, rescore, iso(), row["id"]],
         )
         return row["id"], "updated"
-
-
-def _others_pending_tx(db: sqlite_utils.Database, seed_id: int) -> None:
-    """Mark every other seed for scoring again: a seed may claim another's articles (ingest.processor.Matcher.judge)."""
-    db.execute("UPDATE seeds SET scoring_after = 0, scoring_at = ? WHERE id != ?", [iso(), seed_id])
 
 
 def version(db: sqlite_utils.Database) -> int:
@@ -122,14 +114,15 @@ def list_seeds(db: sqlite_utils.Database) -> list[dict]:
     )
 
 
-def remove_seed(db: sqlite_utils.Database, seed_id: int) -> None:
-    """Remove a seed and its matches (articles stay); seeds whose articles it claimed are marked for scoring again."""
+def remove_seed(db: sqlite_utils.Database, seed_id: int) -> list[int]:
+    """Remove a seed and its matches (articles stay); returns the articles it called related or a copy."""
     with transaction(db):
-        claimed = db.execute(
-            "SELECT EXISTS (SELECT 1 FROM matches WHERE seed_id != ? AND json_extract(explain, '$.claimed_by.seed') = ?)",
-            [seed_id, seed_id],
-        ).fetchone()[0]
-        if claimed:
-            _others_pending_tx(db, seed_id)
-        db.execute("DELETE FROM matches WHERE seed_id = ?", [seed_id])
-        db.execute("DELETE FROM seeds WHERE id = ?", [seed_id])
+        return remove_seed_tx(db, seed_id)
+
+
+def remove_seed_tx(db: sqlite_utils.Database, seed_id: int) -> list[int]:
+    """remove_seed inside the caller's transaction, so the articles it claimed can be judged again in it."""
+    own = [r[0] for r in db.execute("SELECT article_id FROM matches WHERE seed_id = ? AND verdict != 'unrelated'", [seed_id])]
+    db.execute("DELETE FROM matches WHERE seed_id = ?", [seed_id])
+    db.execute("DELETE FROM seeds WHERE id = ?", [seed_id])
+    return own

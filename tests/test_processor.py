@@ -7,14 +7,14 @@ import json
 import pytest
 
 from ingest.config import MatchConfig
-from ingest.manage import finish_seed_scoring, save_seed
+from ingest.manage import remove_seed, save_seed, sync_folder
 from ingest.normalise import normalise_entries
 from ingest.parser import RawEntry
 from ingest.processor import Matcher, process_entries, rescore
 from ingest.seeds import load_seed_file, parse_seed
 from store import feeds as store_feeds
 from store import seeds as store_seeds
-from store.db import transaction
+from store.db import open_db, transaction
 from tests.conftest import FOUNDING_SEED
 
 WIRE = (
@@ -105,75 +105,148 @@ HAITI_REPORT = (
 )
 
 
-def _seed(name: str, story: tuple[str, str], threshold: float | None = None):
+def _seed(name: str, story: tuple[str, str], threshold: float | None = None, keywords: list[str] | None = None):
     doc = parse_seed(f"{story[0]}\n\n{story[1]}\n".encode(), f"{name}.txt")
     doc.threshold = threshold
+    doc.keywords = keywords or []
     return doc
 
 
-def _judgements(db, url: str) -> dict[str, dict]:
+def _rows(db, url: str) -> dict[str, dict]:
+    """Every stored match of the article at this URL, by seed name, with its explain parsed."""
     sql = (
-        "SELECT s.name, m.score, m.verdict, m.explain FROM matches m JOIN seeds s ON s.id = m.seed_id"
+        "SELECT s.name, m.* FROM matches m JOIN seeds s ON s.id = m.seed_id"
         " JOIN articles a ON a.id = m.article_id WHERE a.url = ?"
     )
     return {r["name"]: {**r, "explain": json.loads(r["explain"])} for r in db.query(sql, [url])}
 
 
+def _background() -> list[tuple[str, str, str]]:
+    return [(f"https://b.example/{i}", title, body) for i, (title, body) in enumerate(OTHER)]
+
+
 def _aceh_store(db) -> dict:
     """A store following the Aceh quake that holds a report of the Haiti quake; the report's Aceh judgement."""
     save_seed(db, _seed("aceh", ACEH))
-    _store(db, "https://news.example/feed", [*((f"https://b.example/{i}", t, b) for i, (t, b) in enumerate(OTHER)), HAITI_REPORT])
-    alone = _judgements(db, HAITI_REPORT[0])["aceh"]
+    _store(db, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    alone = _rows(db, HAITI_REPORT[0])["aceh"]
     assert alone["verdict"] == "related" and "claimed_by" not in alone["explain"]  # quake words alone make it related
     return alone
 
 
+def _seed_id(db, name: str) -> int:
+    return store_seeds.get_seed(db, name)["id"]
+
+
 def test_an_article_another_seed_claims_counts_half_for_this_one(fresh_db):
     alone = _aceh_store(fresh_db)
+    untouched = {url: _rows(fresh_db, url)["aceh"] for url, _, _ in _background()}
     _, change, _ = save_seed(fresh_db, _seed("haiti", HAITI))
     assert change == "added"
-    found = _judgements(fresh_db, HAITI_REPORT[0])
+    found = _rows(fresh_db, HAITI_REPORT[0])
     assert found["haiti"]["verdict"] == "related" and found["haiti"]["score"] > alone["score"] / 0.8
     aceh = found["aceh"]
     assert aceh["verdict"] == "unrelated"
-    assert aceh["explain"]["claimed_by"] == {"seed": store_seeds.get_seed(fresh_db, "haiti")["id"], "name": "haiti", "score": found["haiti"]["score"]}
+    assert aceh["explain"]["claimed_by"] == {"seed": _seed_id(fresh_db, "haiti"), "name": "haiti", "score": found["haiti"]["score"], "ratio": 0.8, "factor": 0.5}
     assert aceh["explain"]["before_claim"] == alone["score"]
     assert aceh["score"] == pytest.approx(alone["score"] * 0.5, abs=1e-4)
-    # The other articles were judged again for aceh too, and nothing else about them changed.
-    assert store_seeds.scoring_pending(fresh_db) == {}
+    # Articles the new seed does not call its own keep their aceh judgement as it was stored.
+    assert {url: _rows(fresh_db, url)["aceh"] for url in untouched} == untouched
+
+
+def test_seeds_of_the_same_kind_tell_their_articles_apart_as_they_arrive(fresh_db):
+    save_seed(fresh_db, _seed("aceh", ACEH))
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    found = _rows(fresh_db, HAITI_REPORT[0])
+    assert found["haiti"]["verdict"] == "related" and "claimed_by" not in found["haiti"]["explain"]
+    assert found["aceh"]["verdict"] == "unrelated" and found["aceh"]["explain"]["claimed_by"]["name"] == "haiti"
+
+
+def test_seeds_synced_together_claim_as_seeds_added_one_by_one(fresh_db, tmp_path):
+    _aceh_store(fresh_db)
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    one_by_one = {name: (r["score"], r["verdict"]) for name, r in _rows(fresh_db, HAITI_REPORT[0]).items()}
+    other = open_db(tmp_path / "other.db")
+    _store(other, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    for name, story in (("aceh", ACEH), ("haiti", HAITI)):
+        (folder / f"{name}.txt").write_text(f"{story[0]}\n\n{story[1]}\n")
+    assert sync_folder(other, folder).scored == len(OTHER) + 1
+    assert {name: (r["score"], r["verdict"]) for name, r in _rows(other, HAITI_REPORT[0]).items()} == one_by_one
 
 
 def test_removing_the_claiming_seed_gives_the_article_back(fresh_db):
     alone = _aceh_store(fresh_db)
     save_seed(fresh_db, _seed("haiti", HAITI))
-    store_seeds.remove_seed(fresh_db, store_seeds.get_seed(fresh_db, "haiti")["id"])
-    assert set(store_seeds.scoring_pending(fresh_db)) == {store_seeds.get_seed(fresh_db, "aceh")["id"]}
-    assert finish_seed_scoring(fresh_db) == len(OTHER) + 1
-    back = _judgements(fresh_db, HAITI_REPORT[0])["aceh"]
-    assert back["verdict"] == "related" and back["score"] == alone["score"] and "claimed_by" not in back["explain"]
-
-
-def test_removing_a_seed_that_claimed_nothing_rescores_nothing(fresh_db):
-    _aceh_store(fresh_db)
-    save_seed(fresh_db, load_seed_file(FOUNDING_SEED))
-    store_seeds.remove_seed(fresh_db, store_seeds.get_seed(fresh_db, "russia-iran-sacred-alliance")["id"])
+    own = fresh_db.execute("SELECT count(*) FROM matches WHERE seed_id = ? AND verdict != 'unrelated'", [_seed_id(fresh_db, "haiti")]).fetchone()[0]
+    assert own >= 1
+    assert remove_seed(fresh_db, _seed_id(fresh_db, "haiti")) == own
     assert store_seeds.scoring_pending(fresh_db) == {}
+    back = _rows(fresh_db, HAITI_REPORT[0])
+    assert set(back) == {"aceh"}
+    assert back["aceh"]["verdict"] == "related" and back["aceh"]["score"] == alone["score"] and "claimed_by" not in back["aceh"]["explain"]
+
+
+def test_removing_a_seed_that_calls_nothing_its_own_judges_nothing_again(fresh_db):
+    _aceh_store(fresh_db)
+    save_seed(fresh_db, load_seed_file(FOUNDING_SEED))  # a story none of these articles belongs to
+    before = {url: _rows(fresh_db, url)["aceh"] for url, _, _ in [*_background(), HAITI_REPORT]}
+    assert remove_seed(fresh_db, _seed_id(fresh_db, "russia-iran-sacred-alliance")) == 0
+    assert {url: _rows(fresh_db, url)["aceh"] for url in before} == before
 
 
 def test_a_seed_claims_only_articles_it_calls_related(fresh_db):
     alone = _aceh_store(fresh_db)
     save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))  # scores the report highest, yet below its own line
-    found = _judgements(fresh_db, HAITI_REPORT[0])
+    found = _rows(fresh_db, HAITI_REPORT[0])
     assert found["haiti"]["verdict"] == "unrelated" and found["haiti"]["score"] > alone["score"] / 0.8
     assert found["aceh"]["verdict"] == "related" and found["aceh"]["score"] == alone["score"]
-    # Lowering the threshold changes what haiti claims: aceh's judgements are made again.
+    # Lowering the threshold makes haiti call the report its own: aceh's judgement of it is made again.
     save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.5))
-    assert _judgements(fresh_db, HAITI_REPORT[0])["aceh"]["verdict"] == "unrelated"
+    assert _rows(fresh_db, HAITI_REPORT[0])["aceh"]["verdict"] == "unrelated"
+    # And raising it again gives the report back to aceh.
+    save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))
+    assert _rows(fresh_db, HAITI_REPORT[0])["aceh"]["score"] == alone["score"]
+
+
+def test_a_claimed_article_well_above_the_threshold_stays_related(fresh_db):
+    save_seed(fresh_db, _seed("aceh", ACEH, threshold=0.05))
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    aceh = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert "claimed_by" in aceh["explain"] and aceh["score"] >= 0.05 and aceh["verdict"] == "related"
+
+
+def test_a_seed_whose_must_have_keywords_all_appear_is_never_claimed(fresh_db):
+    save_seed(fresh_db, _seed("aceh", ACEH, keywords=["+earthquake", "+rubble"]))
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    aceh = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert "claimed_by" not in aceh["explain"] and aceh["verdict"] == "related"
+
+
+def test_a_copy_of_a_seed_claims_the_article_from_the_others(fresh_db):
+    save_seed(fresh_db, _seed("aceh", ACEH))
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    copy = ("https://scraper.example/haiti", HAITI[0], "World\n" + HAITI[1] + "\nSource link")
+    _store(fresh_db, "https://scraper.example/feed", [*_background(), copy])
+    found = _rows(fresh_db, copy[0])
+    assert found["haiti"]["verdict"] == "copy" and "claimed_by" not in found["haiti"]["explain"]
+    assert found["aceh"]["explain"]["claimed_by"]["name"] == "haiti"
 
 
 def test_rescoring_one_seed_still_weighs_the_others_claims(fresh_db):
     _aceh_store(fresh_db)
     save_seed(fresh_db, _seed("haiti", HAITI))
-    before = _judgements(fresh_db, HAITI_REPORT[0])["aceh"]
-    rescore(fresh_db, MatchConfig(), [store_seeds.get_seed(fresh_db, "aceh")["id"]])
-    assert _judgements(fresh_db, HAITI_REPORT[0])["aceh"] == before
+    before = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    rescore(fresh_db, MatchConfig(), [_seed_id(fresh_db, "aceh")])
+    after = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert {k: after[k] for k in ("score", "verdict", "explain")} == {k: before[k] for k in ("score", "verdict", "explain")}
+
+
+def test_claim_settings_out_of_range_are_refused():
+    for bad in ({"claim_ratio": 0}, {"claim_ratio": 1.5}, {"claimed_factor": -0.1}, {"claimed_factor": 2}):
+        with pytest.raises(ValueError, match="claim_ratio must be in"):
+            MatchConfig(**bad)

@@ -507,12 +507,18 @@ def test_a_store_from_before_resumable_scoring_resumes_a_half_scored_seed(db_pat
         db.execute("INSERT INTO matches (article_id, seed_id, score, verdict, scored_at) VALUES (?, 1, 0, 'unrelated', 'now')", [article_id])
     for article_id in ids[:4]:
         db.execute("INSERT INTO matches (article_id, seed_id, score, verdict, scored_at) VALUES (?, 2, 0, 'unrelated', 'now')", [article_id])
+    for number in (2, 3):  # v3 (resumable scoring) and v4
+        with transaction(db):
+            schema.MIGRATIONS[number](db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+    assert {i: c for i, (c, _) in store_seeds.scoring_pending(db).items()} == {2: ids[3]}
     db.conn.close()
 
     db = open_db(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
-    assert {i: c for i, (c, _) in store_seeds.scoring_pending(db).items()} == {2: ids[3]}
-    assert finish_seed_scoring(db) == 6
+    # v5: two seeds are judged together from now on, so both are judged again on every article.
+    assert {i: c for i, (c, _) in store_seeds.scoring_pending(db).items()} == {1: 0, 2: 0}
+    assert finish_seed_scoring(db) == 10
     missing = db.execute("SELECT count(*) FROM articles a, seeds s WHERE NOT EXISTS "
                          "(SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.seed_id = s.id)").fetchone()[0]
     assert missing == 0
