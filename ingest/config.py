@@ -58,8 +58,9 @@ class MatchConfig:
     min_shingles: int = 8  # texts shorter than this are never judged copies
     full_text_prefilter: float = 0.3  # --full-text feeds: fetch the page when a brief scores >= this x threshold
     full_text_min_words: int = 150  # entries with at least this much text are not fetched again
-    # An article another seed calls related, scoring it over 1 / claim_ratio (1.25) times this seed's score,
-    # is that seed's story: this seed's score is multiplied by claimed_factor (Matcher.judge).
+    # An article another seed calls related or a copy, scoring it over 1 / claim_ratio (1.25) times this
+    # seed's score (both before keyword boosts), is that seed's story: this seed's score is multiplied by
+    # claimed_factor, unless all of this seed's +must keywords appear (Matcher.judge).
     claim_ratio: float = 0.8
     claimed_factor: float = 0.5
 

@@ -79,8 +79,10 @@ def finish_seed_scoring(
 def remove_seed(db: sqlite_utils.Database, seed_id: int, config: Config | None = None) -> int:
     """Remove a seed and its matches; the articles it called its own are judged again for the other seeds.
 
-    A seed may have claimed those articles from the others (processor.Matcher.judge). Both happen in one
-    transaction, so no article stays claimed by a seed that is gone. Returns the articles judged again.
+    A seed may have claimed those articles from the others (processor.Matcher.judge), and a claimed row is
+    always stored beside a row of the claiming seed that calls the article its own (processor.rescore).
+    Both happen in one transaction, so no article stays claimed by a seed that is gone. Returns the
+    articles judged again.
     """
     with transaction(db):
         own = store_seeds.remove_seed_tx(db, seed_id)

@@ -107,8 +107,10 @@ class Matcher:
                 picked.append(entry)
         return picked
 
-    def judge(self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int]) -> list[Judgement]:
-        """Score and verdict of one article for every seed.
+    def judge(
+        self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int], seed_ids: set[int] | None = None
+    ) -> list[Judgement]:
+        """Score and verdict of one article for every seed (or these seeds, judged together among themselves).
 
         Seeds are judged together: an article that another seed calls related (or a copy of it), and
         scores over 1 / claim_ratio times higher, is that seed's story, and this seed's score is
@@ -116,12 +118,21 @@ class Matcher:
         words; this is what tells their articles apart. Scores are compared before keyword boosts, and a
         seed whose must-have keywords all appear is never claimed: the user's keywords say it is theirs.
         """
+        seeds = self.seeds if seed_ids is None else [s for s in self.seeds if s.id in seed_ids]
+        out, lexical = self._each(counts, names, words, hashes, seeds)
+        self._claim(out, lexical)
+        return out
+
+    def _each(
+        self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int], seeds: list[SeedModel]
+    ) -> tuple[list[Judgement], list[float]]:
+        """Each seed's judgement on its own, and its score before keywords (what claims compare)."""
         doc_vec = self.vocab.vector(counts)
         name_vec = self.vocab.vector(names)
         lift = length_lift(len(counts))
         out = []
-        lexical = []  # each seed's score before keywords: what claims compare
-        for seed in self.seeds:
+        lexical = []
+        for seed in seeds:
             word_part, name_part = cosine(seed.vector, doc_vec), cosine(seed.name_vector, name_vec)
             scored: Scored = blend(word_part, name_part)
             scored.score = min(1.0, scored.score * lift)
@@ -152,11 +163,10 @@ class Matcher:
                 explain["missing_keywords"] = scored.missing
             out.append(Judgement(seed, scored.score, verdict, copy_score, explain))
             lexical.append(before_keywords)
-        self._claim(out, lexical)
-        return out
+        return out, lexical
 
     def _claim(self, out: list[Judgement], lexical: list[float]) -> None:
-        """Halve, in place, the judgements that the seed which calls the article its own outscores (see judge)."""
+        """Scale down, in place, the judgements of seeds that a seed calling the article its own outscores (see judge)."""
         claimers = heapq.nlargest(2, (i for i, j in enumerate(out) if j.verdict != "unrelated"), key=lambda i: lexical[i])
         ratio, factor = self.config.claim_ratio, self.config.claimed_factor
         for i, j in enumerate(out):
@@ -339,8 +349,12 @@ def rescore(
     a run cut short (kill -9, Ctrl-C, stop() turning true) leaves the seed pending, and the next run
     (seeds add or sync, rescore, the daemon) finishes it where it stopped. Features are computed outside
     the write transaction, so a long rescore holds the write lock only while it stores each batch.
-    Where a seed being scored calls an article its own, now or before, it may claim the article from the
-    other seeds or give it back (Matcher.judge): their judgements of that article are written again too.
+    Seeds claim articles from each other (Matcher.judge); a seed "owns" an article it calls related or a
+    copy. Where a seed being scored owns an article, now or as stored, every seed is judged again on it and
+    every row is written: its claims on the others may change. Elsewhere only the seeds being scored are
+    written, judged together with the seeds that own the article as stored (the only ones that can claim
+    it). So a claimed row always sits beside a stored row of the seed that claims it, and removing or
+    changing that seed finds every article it claimed.
     """
     if restart:
         store_seeds.start_scoring(db, seed_ids)
@@ -360,7 +374,7 @@ def rescore(
         for row in rows:
             body = article_text(None, row["summary"], row["content"])
             f = features_of(row["title"] or "", matcher.config.shingle_size, body)
-            judged.append((row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes)))
+            judged.append((row["id"], f, matcher.judge(f.counts, f.names, f.words, f.hashes, set(cursors))))
         with transaction(db):
             if store_seeds.version(db) != version:
                 continue  # a seed changed or went while this batch was judged: judge it again with the stored seeds
@@ -371,17 +385,22 @@ def rescore(
                 continue
             # A seed whose cursor another run moved back (rescore again) is not covered by this batch.
             covered = {i for i, after in now.items() if after >= start}
-            claimed_before = store_articles.called_own(db, [a for a, _ in judged], list(covered))
+            owners = store_articles.owners(db, [a for a, _, _ in judged])
             written: set[int] = set()
-            for article_id, judgements in judged:
-                mine = [j for j in judgements if j.seed.id in covered and article_id > now[j.seed.id]]
+            for article_id, f, pending in judged:
+                mine = {j.seed.id for j in pending if j.seed.id in covered and article_id > now[j.seed.id]}
                 if not mine:
                     continue
-                _store_judgements(db, article_id, mine, stats)
                 written.add(article_id)
-                if article_id in claimed_before or any(j.verdict != "unrelated" for j in mine):
-                    done = {j.seed.id for j in mine}
-                    _store_judgements(db, article_id, [j for j in judgements if j.seed.id not in done], ProcessStats())
+                owned_by = owners.get(article_id, set())
+                if owned_by & mine or any(j.verdict != "unrelated" for j in pending if j.seed.id in mine):
+                    together = pending if len(pending) == len(matcher.seeds) else matcher.judge(f.counts, f.names, f.words, f.hashes)
+                    _store_judgements(db, article_id, [j for j in together if j.seed.id in mine], stats)
+                    _store_judgements(db, article_id, [j for j in together if j.seed.id not in mine], ProcessStats())
+                    continue
+                if owned_by:
+                    pending = matcher.judge(f.counts, f.names, f.words, f.hashes, mine | owned_by)
+                _store_judgements(db, article_id, [j for j in pending if j.seed.id in mine], stats)
             for seed_id in covered:
                 store_seeds.advance_scoring_tx(db, seed_id, rows[-1]["id"])
         stats.new += len(written)

@@ -133,8 +133,9 @@ def explain(article: dict[str, Any], snippet: int = 600) -> str:
         if ex.get("claimed_by"):
             c = ex["claimed_by"]
             out.append(
-                f"  claimed by seed {c['name']}, which calls it its own with {c['score']:.3f}: this seed's"
-                f" {ex['before_claim'] - ex.get('keyword_boost', 0):.3f} is under {c['ratio']:g} x that, so it counts x {c['factor']:g}"
+                f"  claimed by seed {c['name']}, which calls the article its own: {c['score']:.3f} to this seed's"
+                f" {ex['before_claim'] - ex.get('keyword_boost', 0):.3f} before keywords (over 1/{c['ratio']:g} x),"
+                f" so this score counts x {c['factor']:g}"
             )
         if ex.get("terms"):
             out.append(f"  top shared terms: {', '.join(ex['terms'])}")

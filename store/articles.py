@@ -146,18 +146,15 @@ def upsert_match_tx(
     )
 
 
-def called_own(db: sqlite_utils.Database, article_ids: list[int], seed_ids: list[int]) -> set[int]:
-    """Those of these articles that one of these seeds calls related or a copy (as stored now)."""
-    if not seed_ids:
-        return set()
-    found: set[int] = set()
-    seeds = ",".join("?" * len(seed_ids))
+def owners(db: sqlite_utils.Database, article_ids: list[int]) -> dict[int, set[int]]:
+    """For these articles, the seeds whose stored match calls them related or a copy (article id -> seed ids)."""
+    found: dict[int, set[int]] = {}
     for chunk in _chunks(article_ids):
         marks = ",".join("?" * len(chunk))
-        found.update(r[0] for r in db.execute(
-            f"SELECT DISTINCT article_id FROM matches WHERE article_id IN ({marks}) AND seed_id IN ({seeds}) AND verdict != 'unrelated'",
-            [*chunk, *seed_ids],
-        ))
+        for article_id, seed_id in db.execute(
+            f"SELECT article_id, seed_id FROM matches WHERE article_id IN ({marks}) AND verdict != 'unrelated'", chunk
+        ):
+            found.setdefault(article_id, set()).add(seed_id)
     return found
 
 

@@ -114,14 +114,12 @@ def list_seeds(db: sqlite_utils.Database) -> list[dict]:
     )
 
 
-def remove_seed(db: sqlite_utils.Database, seed_id: int) -> list[int]:
-    """Remove a seed and its matches (articles stay); returns the articles it called related or a copy."""
-    with transaction(db):
-        return remove_seed_tx(db, seed_id)
-
-
 def remove_seed_tx(db: sqlite_utils.Database, seed_id: int) -> list[int]:
-    """remove_seed inside the caller's transaction, so the articles it claimed can be judged again in it."""
+    """Remove a seed and its matches (articles stay) inside the caller's transaction.
+
+    Returns the articles it called related or a copy: the caller judges them again for the other seeds in
+    the same transaction, since the seed may have claimed them (ingest.manage.remove_seed does).
+    """
     own = [r[0] for r in db.execute("SELECT article_id FROM matches WHERE seed_id = ? AND verdict != 'unrelated'", [seed_id])]
     db.execute("DELETE FROM matches WHERE seed_id = ?", [seed_id])
     db.execute("DELETE FROM seeds WHERE id = ?", [seed_id])

@@ -840,7 +840,8 @@ def test_show_and_seeds_remove_when_another_seed_claims_the_article(run_cli, ser
     text = ok(run_cli("show", str(report["id"]))).stdout
     m = re.search(
         r"seed aceh: unrelated, score (0\.\d+).*\n(?:  .*\n)*?  score: \(.*\) x 0\.5, claimed\n(?:  .*\n)*?"
-        r"  claimed by seed haiti, which calls it its own with (0\.\d+): this seed's (0\.\d+) is under 0\.8 x that, so it counts x 0\.5",
+        r"  claimed by seed haiti, which calls the article its own: (0\.\d+) to this seed's (0\.\d+) before keywords"
+        r" \(over 1/0\.8 x\), so this score counts x 0\.5",
         text,
     )
     assert m, text

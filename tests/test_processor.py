@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -10,8 +11,9 @@ from ingest.config import MatchConfig
 from ingest.manage import remove_seed, save_seed, sync_folder
 from ingest.normalise import normalise_entries
 from ingest.parser import RawEntry
-from ingest.processor import Matcher, process_entries, rescore
+from ingest.processor import Judgement, Matcher, SeedModel, process_entries, rescore
 from ingest.seeds import load_seed_file, parse_seed
+from store import articles as store_articles
 from store import feeds as store_feeds
 from store import seeds as store_seeds
 from store.db import open_db, transaction
@@ -138,9 +140,17 @@ def _seed_id(db, name: str) -> int:
     return store_seeds.get_seed(db, name)["id"]
 
 
-def test_an_article_another_seed_claims_counts_half_for_this_one(fresh_db):
+def test_an_article_another_seed_claims_counts_half_for_this_one(fresh_db, monkeypatch):
     alone = _aceh_store(fresh_db)
     untouched = {url: _rows(fresh_db, url)["aceh"] for url, _, _ in _background()}
+    written: list[tuple[int, int]] = []
+    real_upsert = store_articles.upsert_match_tx
+
+    def recording(db, article_id, seed_id, *args):
+        written.append((article_id, seed_id))
+        return real_upsert(db, article_id, seed_id, *args)
+
+    monkeypatch.setattr(store_articles, "upsert_match_tx", recording)
     _, change, _ = save_seed(fresh_db, _seed("haiti", HAITI))
     assert change == "added"
     found = _rows(fresh_db, HAITI_REPORT[0])
@@ -150,8 +160,75 @@ def test_an_article_another_seed_claims_counts_half_for_this_one(fresh_db):
     assert aceh["explain"]["claimed_by"] == {"seed": _seed_id(fresh_db, "haiti"), "name": "haiti", "score": found["haiti"]["score"], "ratio": 0.8, "factor": 0.5}
     assert aceh["explain"]["before_claim"] == alone["score"]
     assert aceh["score"] == pytest.approx(alone["score"] * 0.5, abs=1e-4)
-    # Articles the new seed does not call its own keep their aceh judgement as it was stored.
+    # Articles the new seed does not call its own keep their aceh judgement as it was stored: only the
+    # report's is written again.
     assert {url: _rows(fresh_db, url)["aceh"] for url in untouched} == untouched
+    aceh_id, report_id = _seed_id(fresh_db, "aceh"), found["aceh"]["article_id"]
+    assert [pair for pair in written if pair[1] == aceh_id] == [(report_id, aceh_id)]
+    assert len(written) == len(OTHER) + 2  # every article for haiti, the report for aceh
+
+
+def _interrupted_add(db, doc) -> None:
+    """`seeds add` cut short (Ctrl-C, kill -9) before scoring any stored article: the seed stays pending."""
+    store_seeds.upsert_seed(db, doc.name, doc.title, doc.body, doc.content_hash, doc.url, doc.threshold, doc.keywords, doc.source)
+
+
+def test_no_claim_outlives_the_seed_that_made_it_whatever_the_order_of_scoring(fresh_db):
+    save_seed(fresh_db, _seed("aceh", ACEH, threshold=0.9))
+    save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))
+    _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    assert {r["verdict"] for r in _rows(fresh_db, HAITI_REPORT[0]).values()} == {"unrelated"}
+    _interrupted_add(fresh_db, _seed("haiti", HAITI, threshold=0.5))  # haiti now calls the report its own ...
+    _interrupted_add(fresh_db, _seed("aceh", ACEH))
+    rescore(fresh_db, MatchConfig(), [_seed_id(fresh_db, "aceh")])  # ... and aceh is scored first
+    found = _rows(fresh_db, HAITI_REPORT[0])
+    assert found["aceh"]["explain"]["claimed_by"]["name"] == "haiti"
+    assert found["haiti"]["verdict"] == "related"  # the claiming seed's row says so beside the claimed one
+    assert remove_seed(fresh_db, _seed_id(fresh_db, "haiti")) >= 1
+    back = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert back["verdict"] == "related" and "claimed_by" not in back["explain"]
+
+
+def test_a_claim_is_given_back_when_the_claiming_seed_stops_calling_the_article_its_own(fresh_db):
+    save_seed(fresh_db, _seed("aceh", ACEH, threshold=0.9))
+    save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))
+    _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    _interrupted_add(fresh_db, _seed("haiti", HAITI, threshold=0.5))
+    _interrupted_add(fresh_db, _seed("aceh", ACEH, threshold=0.16))
+    rescore(fresh_db, MatchConfig(), [_seed_id(fresh_db, "aceh")])
+    assert _rows(fresh_db, HAITI_REPORT[0])["aceh"]["explain"]["claimed_by"]["name"] == "haiti"
+    save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))  # haiti gives the report up
+    back = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert back["verdict"] == "related" and "claimed_by" not in back["explain"]
+
+
+def _judgement(seed_id: int, must: list[str], verdict: str, score: float, missing: list[str] | None = None):
+    seed = SeedModel(seed_id, f"s{seed_id}", 0.17, must, [], Counter(), Counter(), [], set())
+    return Judgement(seed, score, verdict, 0.0, {"missing_keywords": missing} if missing else {})
+
+
+def test_claims_spare_copies_and_seeds_whose_must_keywords_appear_and_need_a_seed_calling_the_article_its_own(fresh_db):
+    matcher = Matcher(fresh_db, MatchConfig())
+    top = _judgement(1, [], "related", 0.6)
+    copy = _judgement(2, [], "copy", 0.3)
+    kept = _judgement(3, ["quake"], "related", 0.3)
+    lacking = _judgement(4, ["quake"], "unrelated", 0.3, missing=["quake"])
+    close = _judgement(5, [], "related", 0.5)
+    far = _judgement(6, [], "related", 0.3)
+    out = [top, copy, kept, lacking, close, far]
+    matcher._claim(out, [j.score for j in out])
+    assert [("claimed_by" in j.explain, round(j.score, 3), j.verdict) for j in out] == [
+        (False, 0.6, "related"),  # the top seed is never claimed
+        (False, 0.3, "copy"),  # a copy stays a copy at its score
+        (False, 0.3, "related"),  # its +must keyword appears: the user said it is theirs
+        (True, 0.15, "unrelated"),
+        (False, 0.5, "related"),  # 0.5 is not under 0.8 x 0.6
+        (True, 0.15, "unrelated"),
+    ]
+    assert far.explain["claimed_by"]["seed"] == 1
+    nobody = [_judgement(1, [], "unrelated", 0.6), _judgement(2, [], "related", 0.2)]
+    matcher._claim(nobody, [j.score for j in nobody])
+    assert not any("claimed_by" in j.explain for j in nobody)  # only a seed calling the article its own claims
 
 
 def test_seeds_of_the_same_kind_tell_their_articles_apart_as_they_arrive(fresh_db):
@@ -233,14 +310,17 @@ def test_a_copy_of_a_seed_claims_the_article_from_the_others(fresh_db):
     copy = ("https://scraper.example/haiti", HAITI[0], "World\n" + HAITI[1] + "\nSource link")
     _store(fresh_db, "https://scraper.example/feed", [*_background(), copy])
     found = _rows(fresh_db, copy[0])
-    assert found["haiti"]["verdict"] == "copy" and "claimed_by" not in found["haiti"]["explain"]
+    assert found["haiti"]["verdict"] == "copy"
     assert found["aceh"]["explain"]["claimed_by"]["name"] == "haiti"
 
 
-def test_rescoring_one_seed_still_weighs_the_others_claims(fresh_db):
-    _aceh_store(fresh_db)
+@pytest.mark.parametrize("threshold", [None, 0.9], ids=["aceh-calls-it-related-alone", "only-haiti-owns-it"])
+def test_rescoring_one_seed_still_weighs_the_others_claims(fresh_db, threshold):
+    save_seed(fresh_db, _seed("aceh", ACEH, threshold=threshold))
     save_seed(fresh_db, _seed("haiti", HAITI))
+    _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
     before = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert before["explain"]["claimed_by"]["name"] == "haiti"
     rescore(fresh_db, MatchConfig(), [_seed_id(fresh_db, "aceh")])
     after = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
     assert {k: after[k] for k in ("score", "verdict", "explain")} == {k: before[k] for k in ("score", "verdict", "explain")}

@@ -424,6 +424,7 @@ def test_save_seed_scores_once_and_only_when_what_scores_changed(fresh_db) -> No
 
 
 def test_seeds_version_moves_with_what_scores_and_nothing_else(fresh_db) -> None:
+    from ingest.manage import remove_seed
     from ingest.processor import rescore
     from store import seeds as store_seeds
 
@@ -439,7 +440,7 @@ def test_seeds_version_moves_with_what_scores_and_nothing_else(fresh_db) -> None
     store_seeds.upsert_seed(fresh_db, "drones", "Drones strike the Kyiv grid", BODY, "h1", url="https://example.org/", threshold=0.9)
     v2 = store_seeds.version(fresh_db)
     assert v2 > v1
-    store_seeds.remove_seed(fresh_db, seed_id)
+    remove_seed(fresh_db, seed_id)
     assert store_seeds.version(fresh_db) > v2
 
 
@@ -469,6 +470,7 @@ def test_rescore_judges_again_when_the_seed_changes_under_it(fresh_db, monkeypat
 
 
 def test_removing_a_seed_while_it_is_scored_stores_nothing_for_it(fresh_db, monkeypatch) -> None:
+    from ingest.manage import remove_seed
     from ingest.processor import rescore
     from store import articles as store_articles
     from store import seeds as store_seeds
@@ -479,7 +481,7 @@ def test_removing_a_seed_while_it_is_scored_stores_nothing_for_it(fresh_db, monk
 
     def removing(db, after, limit=500):
         rows = real(db, after, limit)
-        store_seeds.remove_seed(fresh_db, seed_id)
+        remove_seed(fresh_db, seed_id)
         return rows
 
     monkeypatch.setattr(store_articles, "articles_after", removing)
