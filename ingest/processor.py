@@ -393,7 +393,7 @@ def rescore(
                     continue
                 written.add(article_id)
                 owned_by = owners.get(article_id, set())
-                if owned_by & mine or any(j.verdict != "unrelated" for j in pending if j.seed.id in mine):
+                if owned_by & mine or any(j.verdict != "unrelated" for j in pending):
                     together = pending if len(pending) == len(matcher.seeds) else matcher.judge(f.counts, f.names, f.words, f.hashes)
                     _store_judgements(db, article_id, [j for j in together if j.seed.id in mine], stats)
                     _store_judgements(db, article_id, [j for j in together if j.seed.id not in mine], ProcessStats())
