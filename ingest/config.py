@@ -60,7 +60,8 @@ class MatchConfig:
     full_text_min_words: int = 150  # entries with at least this much text are not fetched again
     # An article another seed calls related or a copy, scoring it over 1 / claim_ratio (1.25) times this
     # seed's score (both before keyword boosts), is that seed's story: this seed's score is multiplied by
-    # claimed_factor, unless all of this seed's +must keywords appear (Matcher.judge).
+    # claimed_factor, unless this seed calls the article a copy or all of its +must keywords appear
+    # (Matcher.judge). Stored scores follow a change of these after `seedwatch rescore`.
     claim_ratio: float = 0.8
     claimed_factor: float = 0.5
 

@@ -115,8 +115,9 @@ class Matcher:
         Seeds are judged together: an article that another seed calls related (or a copy of it), and
         scores over 1 / claim_ratio times higher, is that seed's story, and this seed's score is
         multiplied by claimed_factor. Two seeds of the same kind (two earthquakes) share their topic
-        words; this is what tells their articles apart. Scores are compared before keyword boosts, and a
-        seed whose must-have keywords all appear is never claimed: the user's keywords say it is theirs.
+        words; this is what tells their articles apart. Scores are compared before keyword boosts. A seed
+        that calls the article a copy is never claimed, nor one whose must-have keywords all appear: the
+        user's keywords say it is theirs.
         """
         seeds = self.seeds if seed_ids is None else [s for s in self.seeds if s.id in seed_ids]
         out, lexical = self._each(counts, names, words, hashes, seeds)
@@ -348,10 +349,11 @@ def rescore(
     Each seed's progress is a cursor in the store, advanced in the same transaction as the batch's matches:
     a run cut short (kill -9, Ctrl-C, stop() turning true) leaves the seed pending, and the next run
     (seeds add or sync, rescore, the daemon) finishes it where it stopped. Features are computed outside
-    the write transaction, so a long rescore holds the write lock only while it stores each batch.
+    the write transaction, so a long rescore holds the write lock only while it stores each batch (and
+    judges again, with every seed or the owners, the few articles that some seed calls its own).
     Seeds claim articles from each other (Matcher.judge); a seed "owns" an article it calls related or a
-    copy. Where a seed being scored owns an article, now or as stored, every seed is judged again on it and
-    every row is written: its claims on the others may change. Elsewhere only the seeds being scored are
+    copy. Where a seed being scored owns an article as stored, or any seed judged in the batch owns it now,
+    every seed is judged again on it and every row is written: the claims on the others may change. Elsewhere only the seeds being scored are
     written, judged together with the seeds that own the article as stored (the only ones that can claim
     it). So a claimed row always sits beside a stored row of the seed that claims it, and removing or
     changing that seed finds every article it claimed.
@@ -360,7 +362,7 @@ def rescore(
         store_seeds.start_scoring(db, seed_ids)
     stats = ProcessStats()
     matcher: Matcher | None = None
-    matcher_key: tuple = ()
+    matcher_key: int | None = None
     while not (stop and stop()):
         version = store_seeds.version(db)  # read before the seeds: a change in between only costs a rebuild
         cursors = {i: after for i, (after, _) in store_seeds.scoring_pending(db).items() if seed_ids is None or i in seed_ids}

@@ -252,6 +252,7 @@ def test_seeds_synced_together_claim_as_seeds_added_one_by_one(fresh_db, tmp_pat
         (folder / f"{name}.txt").write_text(f"{story[0]}\n\n{story[1]}\n")
     assert sync_folder(other, folder).scored == len(OTHER) + 1
     assert {name: (r["score"], r["verdict"]) for name, r in _rows(other, HAITI_REPORT[0]).items()} == one_by_one
+    assert _rows(other, HAITI_REPORT[0])["aceh"]["explain"]["claimed_by"]["name"] == "haiti"
 
 
 def test_removing_the_claiming_seed_gives_the_article_back(fresh_db):
@@ -321,9 +322,11 @@ def test_rescoring_one_seed_still_weighs_the_others_claims(fresh_db, threshold):
     _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
     before = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
     assert before["explain"]["claimed_by"]["name"] == "haiti"
-    rescore(fresh_db, MatchConfig(), [_seed_id(fresh_db, "aceh")])
+    fresh_db.execute("UPDATE matches SET scored_at = 'before'")
+    assert rescore(fresh_db, MatchConfig(), [_seed_id(fresh_db, "aceh")]).new == len(OTHER) + 1
     after = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
-    assert {k: after[k] for k in ("score", "verdict", "explain")} == {k: before[k] for k in ("score", "verdict", "explain")}
+    assert after["scored_at"] != "before"  # written again ...
+    assert {k: after[k] for k in ("score", "verdict", "explain")} == {k: before[k] for k in ("score", "verdict", "explain")}  # ... the same
 
 
 def test_claim_settings_out_of_range_are_refused():
