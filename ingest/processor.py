@@ -286,7 +286,7 @@ def _store_new(db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entry:
         stats.duplicates += 1
         # The original was judged with the document frequencies of its day; judge it again with today's,
         # so the same text does not come out related in one copy and unrelated in the other.
-        _rejudge(db, matcher, duplicate.article_id)
+        rejudge_tx(db, matcher, [duplicate.article_id])
     return article_id
 
 
@@ -311,11 +311,6 @@ def features_of(entry_or_title: Entry | str, shingle_size: int, body: str | None
     hashes = shingles_of(compared, shingle_size)
     keys = index_keys(compared, hashes, shingle_size) if index else None
     return Features(counts, entities(title, rest), compared, hashes, keys)
-
-
-def _rejudge(db: sqlite_utils.Database, matcher: Matcher, article_id: int) -> None:
-    """Score and verdict of one stored article again, with the matcher's current vocabulary."""
-    rejudge_tx(db, matcher, [article_id])
 
 
 def rejudge_tx(db: sqlite_utils.Database, matcher: Matcher, article_ids: list[int]) -> int:
@@ -352,11 +347,11 @@ def rescore(
     the write transaction, so a long rescore holds the write lock only while it stores each batch (and
     judges again, with every seed or the owners, the few articles that some seed calls its own).
     Seeds claim articles from each other (Matcher.judge); a seed "owns" an article it calls related or a
-    copy. Where a seed being scored owns an article as stored, or any seed judged in the batch owns it now,
-    every seed is judged again on it and every row is written: the claims on the others may change. Elsewhere only the seeds being scored are
-    written, judged together with the seeds that own the article as stored (the only ones that can claim
-    it). So a claimed row always sits beside a stored row of the seed that claims it, and removing or
-    changing that seed finds every article it claimed.
+    copy. Where a seed being scored owns an article as stored, or any seed judged in the batch owns it
+    now, every seed is judged again on it and every row is written: the claims on the others may change.
+    Elsewhere only the seeds being scored are written, judged together with the seeds that own the
+    article as stored (the only ones that can claim it). So a claimed row always sits beside a stored row
+    of the seed that claims it, and removing or changing that seed finds every article it claimed.
     """
     if restart:
         store_seeds.start_scoring(db, seed_ids)
