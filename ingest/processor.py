@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import json
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -246,6 +247,27 @@ class Features:
     words: list[str]
     hashes: set[int]
     keys: list[int] | None = None  # what the near-duplicate index files the text under (features_of(index=True))
+
+    # Pickled compactly: features travel from the parser processes to the store thread, whose process
+    # unpickles them under the GIL it shares with storing. Words as one string (a word holds no space) and
+    # hashes as packed 64-bit integers read back 0.25 ms an article down to ~0.1 ms.
+    def __getstate__(self) -> tuple:
+        keys = None if self.keys is None else array("q", self.keys).tobytes()
+        return (list(self.counts), list(self.counts.values()), self.names, " ".join(self.words),
+                array("q", self.hashes).tobytes(), keys)
+
+    def __setstate__(self, state: tuple) -> None:
+        terms_, counts, self.names, text_words, hashes, keys = state
+        self.counts = Counter(dict(zip(terms_, counts)))
+        self.words = text_words.split(" ") if text_words else []
+        self.hashes = set(_unpack(hashes))
+        self.keys = None if keys is None else _unpack(keys).tolist()
+
+
+def _unpack(packed: bytes) -> array:
+    values = array("q")
+    values.frombytes(packed)
+    return values
 
 
 def _store_new(db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entry: Entry, f: "Features", stats: ProcessStats) -> int:

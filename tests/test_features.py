@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import pickle
 import random
 import sys
 from collections import Counter
@@ -170,6 +171,17 @@ def test_shingles_equal_the_reference_on_long_texts() -> None:
     for n in (4, 5, 6, 24, 28, 29, 100, 1000, 5000):
         words_ = [rng.choice(vocabulary) for _ in range(n)]
         assert_same_shingles(words_)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=texts, body=texts, index=st.booleans())
+def test_features_arrive_from_a_parser_process_unchanged(title: str, body: str, index: bool) -> None:
+    # Features are pickled compactly (words joined, hashes packed) on their way to the store thread.
+    sent = features_of(title, 5, body, index=index)
+    got = pickle.loads(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL))
+    assert list(got.counts.items()) == list(sent.counts.items()) and type(got.counts) is Counter
+    assert list(got.names.items()) == list(sent.names.items())
+    assert got.words == sent.words and got.hashes == sent.hashes and got.keys == sent.keys
 
 
 @pytest.mark.parametrize(
