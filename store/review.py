@@ -12,6 +12,8 @@ from .schema import ARTICLE_WHEN
 if TYPE_CHECKING:
     import sqlite_utils
 
+# "found": what the scorer found (related, copy) and what the reviewer kept whatever its verdict, so an item
+# kept and later judged unrelated (another seed claims it, a threshold was raised) stays in listings and exports.
 VERDICT_SETS = {
     "found": ("related", "copy"),
     "related": ("related",),
@@ -35,6 +37,14 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{t}"' for t in tokens)
 
 
+def _verdict_is(alias: str, verdict: str) -> str:
+    """The condition that a match (table alias) passes the verdict filter; its parameters are VERDICT_SETS[verdict]."""
+    marks = ",".join("?" * len(VERDICT_SETS[verdict]))
+    if verdict == "found":  # both terms of the OR can use index matches_verdict (verdict, status)
+        return f"({alias}.verdict IN ({marks}) OR ({alias}.verdict = 'unrelated' AND {alias}.status = 'kept'))"
+    return f"{alias}.verdict IN ({marks})"
+
+
 def query_matches(
     db: sqlite_utils.Database,
     text: str | None = None,
@@ -49,7 +59,7 @@ def query_matches(
     """Matches (one row per article and seed) with the fields of DESIGN.md's query contract."""
     where, params = [], []
     verdicts = VERDICT_SETS[verdict]
-    where.append(f"m.verdict IN ({','.join('?' * len(verdicts))})")
+    where.append(_verdict_is("m", verdict))
     params.extend(verdicts)
     if status != "all":
         where.append("m.status = ?")
@@ -67,7 +77,7 @@ def query_matches(
         # Collapse a duplicate into its original, unless the original itself is not listed for this seed.
         where.append(
             f"(a.duplicate_of IS NULL OR NOT EXISTS (SELECT 1 FROM matches o WHERE o.article_id = a.duplicate_of"
-            f" AND o.seed_id = m.seed_id AND o.verdict IN ({','.join('?' * len(verdicts))})))"
+            f" AND o.seed_id = m.seed_id AND {_verdict_is('o', verdict)}))"
         )
         params.extend(verdicts)
     if text:

@@ -853,6 +853,30 @@ def test_show_and_seeds_remove_when_another_seed_claims_the_article(run_cli, ser
     assert back["verdict"] == "related" and back["score"] == report["score"]
 
 
+def test_an_item_you_kept_stays_found_when_another_seed_claims_it(run_cli, server, tmp_path):
+    # Kept, then judged unrelated (a seed added later claims it): the reviewer's word keeps it in the
+    # default listing of kept items and in the export, while --verdict related shows the scorer's view.
+    from tests.test_processor import ACEH, HAITI, HAITI_REPORT, OTHER
+
+    for name, (title, body) in (("aceh", ACEH), ("haiti", HAITI)):
+        (tmp_path / f"{name}.txt").write_text(f"{title}\n\n{body}\n")
+    items = [{"title": t, "link": f"https://b.example/{i}", "description": b} for i, (t, b) in enumerate(OTHER)]
+    items.append({"title": HAITI_REPORT[1], "link": HAITI_REPORT[0], "description": HAITI_REPORT[2]})
+    server.route("/feed.xml", Response(rss(items)))
+    ok(run_cli("seeds", "add", str(tmp_path / "aceh.txt")))
+    ok(run_cli("feeds", "add", server.url("/feed.xml")))
+    ok(run_cli("poll"))
+    [report] = [r for r in all_rows(run_cli) if r["url"] == HAITI_REPORT[0]]
+    ok(run_cli("mark", str(report["id"]), "--kept"))
+    ok(run_cli("seeds", "add", str(tmp_path / "haiti.txt")))
+    aceh = [r for r in all_rows(run_cli, "--seed", "aceh") if r["url"] == HAITI_REPORT[0]]
+    assert [(r["verdict"], r["status"]) for r in aceh] == [("unrelated", "kept")]
+    assert [(r["id"], r["seed"]) for r in query_json(run_cli, "--status", "kept")] == [(report["id"], "aceh")]
+    assert query_json(run_cli, "--status", "kept", "--verdict", "related", "--seed", "aceh") == []
+    exported = as_json(run_cli("export", "--format", "json", "--seed", "aceh"))
+    assert [(r["id"], r["status"]) for r in exported] == [(report["id"], "kept")]
+
+
 def test_show_copy(store, demo_server):
     text = ok(store("show", str(copy_id(store)))).stdout
     assert COPY_TITLE in text
