@@ -189,6 +189,48 @@ def test_no_claim_outlives_the_seed_that_made_it_whatever_the_order_of_scoring(f
     assert back["verdict"] == "related" and "claimed_by" not in back["explain"]
 
 
+def _claims_beside_their_owners(db) -> list[tuple[int, str, str]]:
+    """(article, claimed seed, claiming seed) for every claimed row, and whether the claimer's stored row owns the article."""
+    rows = [(r["article_id"], r["name"], json.loads(r["explain"]).get("claimed_by"))
+            for r in db.query("SELECT m.article_id, s.name, m.explain FROM matches m JOIN seeds s ON s.id = m.seed_id")]
+    verdicts = {(r["article_id"], r["seed_id"]): r["verdict"] for r in db.query("SELECT article_id, seed_id, verdict FROM matches")}
+    return [(a, name, by["name"], verdicts.get((a, by["seed"])) != "unrelated") for a, name, by in rows if by]
+
+
+def test_a_seed_whose_cursor_another_run_moved_back_still_writes_the_claims_it_makes(fresh_db, monkeypatch):
+    # Two seeds pending past the first article; while a rescore judges its batch with both, another run
+    # starts haiti over (its cursor goes back to 0), so this batch writes aceh's rows only. haiti calls the
+    # report its own in that judgement: the batch must write haiti's row too, or aceh's row is claimed by
+    # a seed whose stored row says unrelated, and no removal or rescore of haiti would find that claim.
+    save_seed(fresh_db, _seed("aceh", ACEH, threshold=0.9))
+    save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))
+    _store(fresh_db, "https://news.example/feed", [*_background(), HAITI_REPORT])
+    _interrupted_add(fresh_db, _seed("haiti", HAITI, threshold=0.5))
+    _interrupted_add(fresh_db, _seed("aceh", ACEH))
+    fresh_db.execute("UPDATE seeds SET scoring_after = 1")
+    haiti = _seed_id(fresh_db, "haiti")
+    batches = []
+    real_after = store_articles.articles_after
+
+    def after_then_restart_haiti(db, after, limit=500):
+        rows = real_after(db, after, limit)
+        if not batches:
+            store_seeds.start_scoring(db, [haiti])
+        batches.append(after)
+        return rows
+
+    monkeypatch.setattr(store_articles, "articles_after", after_then_restart_haiti)
+    rescore(fresh_db, MatchConfig(), restart=False, stop=lambda: bool(batches))  # one batch, then cut short
+    found = _rows(fresh_db, HAITI_REPORT[0])
+    assert found["aceh"]["explain"]["claimed_by"]["name"] == "haiti"
+    assert found["haiti"]["verdict"] == "related"
+    assert store_seeds.scoring_pending(fresh_db)[haiti][0] == 0  # haiti still to be scored from the start
+    assert [claim for claim in _claims_beside_their_owners(fresh_db) if not claim[3]] == []
+    remove_seed(fresh_db, haiti)
+    back = _rows(fresh_db, HAITI_REPORT[0])["aceh"]
+    assert back["verdict"] == "related" and "claimed_by" not in back["explain"]
+
+
 def test_a_claim_is_given_back_when_the_claiming_seed_stops_calling_the_article_its_own(fresh_db):
     save_seed(fresh_db, _seed("aceh", ACEH, threshold=0.9))
     save_seed(fresh_db, _seed("haiti", HAITI, threshold=0.95))
