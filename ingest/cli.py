@@ -368,7 +368,8 @@ def poll(state: State, poll_all: bool, feed_refs: tuple[str, ...]) -> None:
     """Poll the feeds that are due (or all, or the ones named) once, then exit.
 
     Feed failures are recorded on the feeds (see `feeds list`) and counted in the
-    summary; they do not make the command fail.
+    summary; they do not make the command fail. Then each seed learns from its
+    best matches; where they changed, the store is scored again for that seed.
 
     Example:
 
@@ -396,6 +397,16 @@ def poll(state: State, poll_all: bool, feed_refs: tuple[str, ...]) -> None:
         if outcome.error and state.verbose:
             click.echo(f"  failed: {outcome.url}: {outcome.error}", err=True)
     state.say(summary.line())
+    _learn(state)
+
+
+def _learn(state: State) -> None:
+    """Let the seeds learn from their best matches, and say what it cost."""
+    from .manage import learn_from_best_matches
+
+    scored = learn_from_best_matches(state.db, state.config)
+    if scored:
+        state.say(f"seeds learned from their best matches: {scored} articles scored again")
 
 
 class _NoBar:
@@ -437,6 +448,8 @@ def run(state: State, tick: float) -> None:
 def rescore(state: State, seed_ref: str | None) -> None:
     """Score every stored article again (after changing a seed, its threshold or the scorer).
 
+    Then each seed learns from its best matches (what you kept counts first).
+
     Example:
 
     \b
@@ -445,8 +458,13 @@ def rescore(state: State, seed_ref: str | None) -> None:
     from .processor import rescore as run_rescore
 
     ids = [_seed(state, seed_ref)["id"]] if seed_ref else None
+    from .manage import learn_from_best_matches
+
     stats = run_rescore(state.db, state.config.match, ids)
-    state.say(f"rescored {stats.new} articles: {stats.related} related, {stats.copies} copies")
+    again = learn_from_best_matches(state.db, state.config)
+    seeds = [s for s in store_seeds.list_seeds(state.db) if ids is None or s["id"] in ids]
+    learned = f", {again} again as the seeds learned from their best matches" if again else ""
+    state.say(f"rescored {stats.new} articles{learned}: {sum(s['related'] for s in seeds)} related, {sum(s['copies'] for s in seeds)} copies")
 
 
 # ---------------------------------------------------------------- review

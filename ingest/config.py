@@ -64,10 +64,17 @@ class MatchConfig:
     # (Matcher.judge). Stored scores follow a change of these after `seedwatch rescore`.
     claim_ratio: float = 0.8
     claimed_factor: float = 0.5
+    # A seed learns from its best matches (pseudo-relevance feedback, Rocchio): its term vectors are
+    # its own plus feedback_weight x the mean of those of its feedback_count best matches (the articles
+    # you kept first, then its highest-scoring related ones). 0 for either turns it off.
+    feedback_count: int = 5
+    feedback_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.claim_ratio <= 1 or not 0 <= self.claimed_factor <= 1:
             raise ValueError(f"claim_ratio must be in (0, 1] and claimed_factor in [0, 1], not {self.claim_ratio} and {self.claimed_factor}")
+        if self.feedback_count < 0 or self.feedback_weight < 0:
+            raise ValueError(f"feedback_count and feedback_weight must be >= 0, not {self.feedback_count} and {self.feedback_weight}")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from store.db import iso, open_db
 
 from .config import Config
 from .errors import SeedwatchError
-from .manage import finish_seed_scoring, seeds_signature, sync_folder
+from .manage import finish_seed_scoring, learn_from_best_matches, seeds_signature, sync_folder
 from .poll import Poller
 
 log = logging.getLogger("seedwatch.daemon")
@@ -88,6 +88,9 @@ class Daemon:
                 self._poller.close()
                 self._poller = None
             log.info(summary.line())
+            scored = learn_from_best_matches(self.db, self.config, stop=self.stopping.is_set)
+            if scored:
+                log.info("seeds learned from their best matches: %d articles scored again", scored)
         except Exception:  # noqa: BLE001 - a failed tick is logged; the next tick tries again
             log.exception("tick failed")
 

@@ -14,7 +14,7 @@ from store.db import open_db
 
 from .config import Config
 from .localserver import LocalServer, Response
-from .manage import save_seed
+from .manage import learn_from_best_matches, save_seed
 from .poll import poll_due
 from .seeds import load_seed_file
 
@@ -42,6 +42,8 @@ def run_demo(keep: Path | None = None) -> None:
             store_feeds.add_feed(db, server.url(f"/{p.name}"))
         summary = poll_due(db, Config())
         click.echo(summary.line())
+        learned = learn_from_best_matches(db, Config())
+        click.echo(f"The seed learned from its best matches: {learned} stored articles scored again.")
         again = poll_due(db, Config(), include_all=True)
         click.echo(f"Polled again: {again.unchanged} of {again.feeds} feeds answered 304 Not Modified, {again.stats.new} new articles.")
     _report(db, doc.name)

@@ -49,10 +49,13 @@ def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = N
 
     Returns (id, 'added' | 'updated' | 'unchanged', articles scored). The store marks the scoring as
     pending in the seed's own transaction, so a run cut short is finished by the next one; scoring an
-    earlier run left pending is finished here too.
+    earlier run left pending is finished here too. Then the seeds learn from their best matches
+    (learn_from_best_matches), which may score the store again.
     """
     seed_id, change = _store(db, doc)
-    return seed_id, change, finish_seed_scoring(db, config)
+    scored = finish_seed_scoring(db, config)
+    learn_from_best_matches(db, config)
+    return seed_id, change, scored
 
 
 def _store(db: sqlite_utils.Database, doc: SeedDoc) -> tuple[int, str]:
@@ -74,6 +77,24 @@ def finish_seed_scoring(
     if not pending:
         return 0
     return rescore(db, (config or Config()).match, list(pending), restart=False, stop=stop).new
+
+
+def learn_from_best_matches(db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None) -> int:
+    """Give each seed its best matches as feedback and score the store again for the seeds whose set changed.
+
+    A seed's term vectors include those of its best matches (processor.Matcher.refresh), so articles are
+    judged against the story as the store tells it, not the seed's words alone. The best matches are
+    picked by their scores against the seeds' texts alone (store.seeds.feedback_candidates), which
+    learning does not change: one pass settles it until new articles or review marks come. Returns the
+    articles scored.
+    """
+    match = (config or Config()).match
+    count = match.feedback_count if match.feedback_weight > 0 else 0
+    changed = store_seeds.update_feedback(db, count, match.default_threshold)
+    if not changed:
+        return 0
+    log.debug("feedback changed for seeds %s", changed)
+    return finish_seed_scoring(db, config, stop)
 
 
 def remove_seed(db: sqlite_utils.Database, seed_id: int, config: Config | None = None) -> int:
@@ -169,6 +190,7 @@ def sync_folder(
             except SeedError as exc:
                 report.errors.append(str(exc))
     report.scored = finish_seed_scoring(db, config, stop)
+    learn_from_best_matches(db, config, stop)
     urls: list[tuple[str, str | None, str | None]] = []
     opml_path, txt_path = folder / "feeds.opml", folder / "feeds.txt"
     if opml_path.is_file():

@@ -17,7 +17,7 @@ from store.db import transaction
 from .config import MatchConfig
 from .dedupe import IndexedArticles, TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
-from .score import Scored, Vocabulary, apply_keywords, blend, cosine, entities, length_lift, parse_keywords, terms, terms_of_words
+from .score import ENTITY_SHARE, Scored, Vocabulary, apply_keywords, blend, cosine, dot, entities, length_lift, parse_keywords, terms, terms_of_words, with_feedback
 from .stats import ProcessStats
 from .text import article_text, words
 
@@ -43,6 +43,11 @@ class SeedModel:
     hashes: set[int]
     vector: dict[str, float] = field(default_factory=dict)
     name_vector: dict[str, float] = field(default_factory=dict)
+    feedback: list[int] = field(default_factory=list)  # ids of the best matches its vectors learn from
+    feedback_terms: list[tuple[Counter[str], Counter[str]]] = field(default_factory=list)  # their counts and names
+    # (vector, name_vector) without one feedback article, for judging that article: made on first use
+    without: dict[int, tuple[dict[str, float], dict[str, float]]] = field(default_factory=dict)
+    own: tuple[dict[str, float], dict[str, float]] = ({}, {})  # the vectors of the seed's text alone
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Judgement:
     verdict: str
     copy_score: float
     explain: dict
+    base: float = 0.0  # the score against the seed's text alone, before keywords and claims: what picks its best matches
 
 
 class Matcher:
@@ -65,6 +71,7 @@ class Matcher:
         self.texts = TextCache()  # stored articles recently compared as near-copy candidates
         self.indexed = IndexedArticles()  # what the index needs to know of the articles this Matcher stored
         self.seeds = [self._model(row) for row in store_seeds.list_seeds(db)]
+        self._load_feedback()
         self.refresh()
 
     def _model(self, row: dict) -> SeedModel:
@@ -81,13 +88,46 @@ class Matcher:
             names=entities(row["title"], body),
             words=seed_words,
             hashes=shingles_of(seed_words, self.config.shingle_size),
+            feedback=json.loads(row["feedback"]) if self.config.feedback_weight and self.config.feedback_count else [],
         )
 
+    def _load_feedback(self) -> None:
+        """The terms of every seed's feedback articles, read once (their vectors follow the document frequencies)."""
+        ids = sorted({i for seed in self.seeds for i in seed.feedback})
+        texts = {}
+        for begin in range(0, len(ids), 500):
+            for row in store_articles.article_texts(self.db, ids[begin : begin + 500]):
+                f = features_of(row["title"] or "", self.config.shingle_size, article_text(None, row["summary"], row["content"]))
+                texts[row["id"]] = (f.counts, f.names)
+        for seed in self.seeds:
+            seed.feedback = [i for i in seed.feedback if i in texts]
+            seed.feedback_terms = [texts[i] for i in seed.feedback]
+
     def refresh(self) -> None:
-        """Recompute seed vectors with the current document frequencies."""
+        """Recompute seed vectors with the current document frequencies (and the seeds' feedback articles)."""
         for seed in self.seeds:
             seed.vector = self.vocab.vector(seed.counts)
             seed.name_vector = self.vocab.vector(seed.names)
+            seed.own = (seed.vector, seed.name_vector)
+            seed.without = {}
+            if seed.feedback_terms:
+                seed.vector, seed.name_vector = self._vectors(seed, None)
+
+    def _vectors(self, seed: SeedModel, leave_out: int | None) -> tuple[dict[str, float], dict[str, float]]:
+        """The seed's vectors with its feedback articles' (but leave_out's), from its own and the current frequencies."""
+        kept = [t for i, t in zip(seed.feedback, seed.feedback_terms) if i != leave_out]
+        weight = self.config.feedback_weight
+        return (with_feedback(self.vocab.vector(seed.counts), [self.vocab.vector(c) for c, _ in kept], weight),
+                with_feedback(self.vocab.vector(seed.names), [self.vocab.vector(n) for _, n in kept], weight))
+
+    def vectors_for(self, seed: SeedModel, article_id: int | None) -> tuple[dict[str, float], dict[str, float]]:
+        """The vectors an article is judged against: a feedback article is judged without itself, so it
+        does not vouch for itself (its score says what the seed and the other best matches make of it)."""
+        if article_id is None or article_id not in seed.feedback:
+            return seed.vector, seed.name_vector
+        if article_id not in seed.without:
+            seed.without[article_id] = self._vectors(seed, article_id)
+        return seed.without[article_id]
 
     def full_text_candidates(self, feed_id: int, entries: list[Entry]) -> list[Entry]:
         """New, brief entries with a link whose brief text already scores near a seed's threshold."""
@@ -101,17 +141,25 @@ class Matcher:
                 continue
             f = features_of(entry, self.config.shingle_size)
             doc_vec, name_vec = self.vocab.vector(f.counts), self.vocab.vector(f.names)
+            # Against the seeds' own texts: what a seed has learned from its best matches depends on what was
+            # polled before, and a page not fetched now never is.
             if any(
-                blend(cosine(s.vector, doc_vec), cosine(s.name_vector, name_vec)).score >= s.threshold * self.config.full_text_prefilter
+                (1 - ENTITY_SHARE) * dot(s.own[0], doc_vec) + ENTITY_SHARE * dot(s.own[1], name_vec) >= s.threshold * self.config.full_text_prefilter
                 for s in self.seeds
             ):
                 picked.append(entry)
         return picked
 
     def judge(
-        self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int], seed_ids: set[int] | None = None
+        self,
+        counts: Counter[str],
+        names: Counter[str],
+        words: list[str],
+        hashes: set[int],
+        seed_ids: set[int] | None = None,
+        article_id: int | None = None,
     ) -> list[Judgement]:
-        """Score and verdict of one article for every seed (or these seeds, judged together among themselves).
+        """Score and verdict of one article (article_id if stored) for every seed (or these seeds, judged together).
 
         Seeds are judged together: an article that another seed calls related (or a copy of it), and
         scores over 1 / claim_ratio times higher, is that seed's story, and this seed's score is
@@ -121,12 +169,12 @@ class Matcher:
         user's keywords say it is theirs.
         """
         seeds = self.seeds if seed_ids is None else [s for s in self.seeds if s.id in seed_ids]
-        out, lexical = self._each(counts, names, words, hashes, seeds)
+        out, lexical = self._each(counts, names, words, hashes, seeds, article_id)
         self._claim(out, lexical)
         return out
 
     def _each(
-        self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int], seeds: list[SeedModel]
+        self, counts: Counter[str], names: Counter[str], words: list[str], hashes: set[int], seeds: list[SeedModel], article_id: int | None
     ) -> tuple[list[Judgement], list[float]]:
         """Each seed's judgement on its own, and its score before keywords (what claims compare)."""
         doc_vec = self.vocab.vector(counts)
@@ -135,7 +183,8 @@ class Matcher:
         out = []
         lexical = []
         for seed in seeds:
-            word_part, name_part = cosine(seed.vector, doc_vec), cosine(seed.name_vector, name_vec)
+            vector, name_vector = self.vectors_for(seed, article_id)
+            word_part, name_part = cosine(vector, doc_vec), cosine(name_vector, name_vec)
             scored: Scored = blend(word_part, name_part)
             scored.score = min(1.0, scored.score * lift)
             before_keywords = scored.score
@@ -163,7 +212,13 @@ class Matcher:
             }
             if scored.missing:
                 explain["missing_keywords"] = scored.missing
-            out.append(Judgement(seed, scored.score, verdict, copy_score, explain))
+            base = before_keywords
+            learned_from = [i for i in seed.feedback if i != article_id]
+            if learned_from:
+                explain["feedback"] = learned_from  # the seed's vectors include these articles' (MatchConfig.feedback_weight)
+                own = (1 - ENTITY_SHARE) * dot(seed.own[0], doc_vec) + ENTITY_SHARE * dot(seed.own[1], name_vec)
+                base = min(1.0, own * lift)
+            out.append(Judgement(seed, scored.score, verdict, copy_score, explain, base))
             lexical.append(before_keywords)
         return out, lexical
 
@@ -341,14 +396,14 @@ def rejudge_tx(db: sqlite_utils.Database, matcher: Matcher, article_ids: list[in
     for begin in range(0, len(article_ids), 500):
         for row in store_articles.article_texts(db, article_ids[begin : begin + 500]):
             f = features_of(row["title"] or "", matcher.config.shingle_size, article_text(None, row["summary"], row["content"]))
-            _store_judgements(db, row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes), ProcessStats())
+            _store_judgements(db, row["id"], matcher.judge(f.counts, f.names, f.words, f.hashes, article_id=row["id"]), ProcessStats())
             done += 1
     return done
 
 
 def _store_judgements(db: sqlite_utils.Database, article_id: int, judgements: list[Judgement], stats: ProcessStats) -> None:
     for j in judgements:
-        store_articles.upsert_match_tx(db, article_id, j.seed.id, j.score, j.verdict, j.copy_score, j.explain)
+        store_articles.upsert_match_tx(db, article_id, j.seed.id, j.score, j.verdict, j.copy_score, j.explain, j.base)
         stats.related += j.verdict == "related"
         stats.copies += j.verdict == "copy"
 
@@ -393,7 +448,7 @@ def rescore(
         for row in rows:
             body = article_text(None, row["summary"], row["content"])
             f = features_of(row["title"] or "", matcher.config.shingle_size, body)
-            judged.append((row["id"], f, matcher.judge(f.counts, f.names, f.words, f.hashes, set(cursors))))
+            judged.append((row["id"], f, matcher.judge(f.counts, f.names, f.words, f.hashes, set(cursors), row["id"])))
         with transaction(db):
             if store_seeds.version(db) != version:
                 continue  # a seed changed or went while this batch was judged: judge it again with the stored seeds
@@ -413,12 +468,12 @@ def rescore(
                 written.add(article_id)
                 owned_by = owners.get(article_id, set())
                 if owned_by & mine or any(j.verdict != "unrelated" for j in pending):
-                    together = pending if len(pending) == len(matcher.seeds) else matcher.judge(f.counts, f.names, f.words, f.hashes)
+                    together = pending if len(pending) == len(matcher.seeds) else matcher.judge(f.counts, f.names, f.words, f.hashes, None, article_id)
                     _store_judgements(db, article_id, [j for j in together if j.seed.id in mine], stats)
                     _store_judgements(db, article_id, [j for j in together if j.seed.id not in mine], ProcessStats())
                     continue
                 if owned_by:
-                    pending = matcher.judge(f.counts, f.names, f.words, f.hashes, mine | owned_by)
+                    pending = matcher.judge(f.counts, f.names, f.words, f.hashes, mine | owned_by, article_id)
                 _store_judgements(db, article_id, [j for j in pending if j.seed.id in mine], stats)
             for seed_id in covered:
                 store_seeds.advance_scoring_tx(db, seed_id, rows[-1]["id"])

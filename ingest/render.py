@@ -137,6 +137,12 @@ def explain(article: dict[str, Any], snippet: int = 600) -> str:
                 f" {ex['before_claim'] - ex.get('keyword_boost', 0):.3f} before keywords (over 1/{c['ratio']:g} x),"
                 f" so this score counts x {c['factor']:g}"
             )
+        if ex.get("feedback"):
+            ids = ", ".join(f"#{i}" for i in ex["feedback"])
+            out.append(
+                f"  learned from: the seed's text and its best matches {ids};"
+                f" against the seed's text alone it scores {m['base']:.3f}"
+            )
         if ex.get("terms"):
             out.append(f"  top shared terms: {', '.join(ex['terms'])}")
         if ex.get("name_terms"):

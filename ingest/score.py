@@ -279,6 +279,26 @@ def blend(words_: Scored, names: Scored, share: float = ENTITY_SHARE) -> Scored:
     return Scored(score=(1 - share) * words_.score + share * names.score, terms=words_.terms)
 
 
+def with_feedback(vector: dict[str, float], others: list[dict[str, float]], weight: float) -> dict[str, float]:
+    """Rocchio: the unit vector of vector + weight x the mean of others (unit vectors of a seed's best matches)."""
+    if not others or weight <= 0:
+        return vector
+    summed = dict(vector)
+    share = weight / len(others)
+    for other in others:
+        for term, value in other.items():
+            summed[term] = summed.get(term, 0.0) + share * value
+    norm = math.sqrt(sum(v * v for v in summed.values())) or 1.0
+    return {term: value / norm for term, value in summed.items()}
+
+
+def dot(a: dict[str, float], b: dict[str, float]) -> float:
+    """Cosine of two unit vectors, without the terms (cosine() says which carry it)."""
+    if len(b) < len(a):
+        a, b = b, a
+    return min(1.0, sum(v * b[t] for t, v in a.items() if t in b))
+
+
 def cosine(seed_vec: dict[str, float], doc_vec: dict[str, float], top: int = 10) -> Scored:
     """Cosine of two unit vectors, with the terms that carry it."""
     if len(doc_vec) < len(seed_vec):

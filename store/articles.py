@@ -136,13 +136,15 @@ def upsert_match_tx(
     verdict: str,
     copy_score: float,
     explain: dict[str, Any],
+    base: float | None = None,
 ) -> None:
-    """Record a score and verdict; a review status already given is kept."""
+    """Record a score and verdict (base: the score against the seed's text alone); a review status already given is kept."""
     db.execute(
-        "INSERT INTO matches (article_id, seed_id, score, verdict, copy_score, explain, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO matches (article_id, seed_id, score, verdict, copy_score, explain, base, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(article_id, seed_id) DO UPDATE SET score = excluded.score, verdict = excluded.verdict, "
-        "copy_score = excluded.copy_score, explain = excluded.explain, scored_at = excluded.scored_at",
-        [article_id, seed_id, round(score, 4), verdict, round(copy_score, 4), json.dumps(explain), iso()],
+        "copy_score = excluded.copy_score, explain = excluded.explain, base = excluded.base, scored_at = excluded.scored_at",
+        [article_id, seed_id, round(score, 4), verdict, round(copy_score, 4), json.dumps(explain),
+         None if base is None else round(base, 4), iso()],
     )
 
 

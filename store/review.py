@@ -116,7 +116,7 @@ def article_detail(db: sqlite_utils.Database, article_id: int) -> dict[str, Any]
     article["matches"] = [
         {**m, "explain": json.loads(m["explain"] or "{}")}
         for m in db.query(
-            "SELECT s.name AS seed, s.title AS seed_title, m.score, m.verdict, m.copy_score, m.explain, m.status,"
+            "SELECT s.name AS seed, s.title AS seed_title, m.score, m.verdict, m.copy_score, m.base, m.explain, m.status,"
             " m.status_at, m.note, m.scored_at FROM matches m JOIN seeds s ON s.id = m.seed_id"
             " WHERE m.article_id = ? ORDER BY m.score DESC",
             [article_id],

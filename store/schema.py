@@ -200,7 +200,31 @@ def _v5(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE seeds SET scoring_after = 0 WHERE (SELECT count(*) FROM seeds) > 1")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Seeds learn from their best matches: the articles (feedback), and each match's score against the seed's text alone (base).
+
+    A change of a seed's feedback is a change of the seed (the seeds version). Stored matches have no
+    base yet: every seed is scored again once.
+    """
+    db.execute("ALTER TABLE seeds ADD COLUMN feedback TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE matches ADD COLUMN base REAL")
+    db.execute("CREATE INDEX matches_base ON matches(seed_id, base)")
+    db.execute("DROP TRIGGER seeds_version_au")
+    run_script(db, SEEDS_VERSION_AU_V6)
+    db.execute("UPDATE seeds SET scoring_after = 0 WHERE EXISTS (SELECT 1 FROM matches)")
+
+
+SEEDS_VERSION_AU_V6 = """
+CREATE TRIGGER seeds_version_au AFTER UPDATE OF title, body, threshold, keywords, feedback ON seeds
+WHEN old.title IS NOT new.title OR old.body IS NOT new.body OR old.threshold IS NOT new.threshold
+    OR old.keywords IS NOT new.keywords OR old.feedback IS NOT new.feedback BEGIN
+    INSERT INTO meta (key, value) VALUES ('seeds_version', 1)
+    ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+"""
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def version(db: sqlite_utils.Database) -> int:

@@ -93,6 +93,52 @@ def finish_scoring_tx(db: sqlite_utils.Database, seed_id: int) -> bool:
     ).rowcount == 1
 
 
+def feedback_candidates(db: sqlite_utils.Database, seed_id: int, count: int, threshold: float) -> list[int]:
+    """The seed's best matches, best first: the articles kept for it, then those its text alone finds.
+
+    "Its text alone finds": the match's base (its score against the seed's text, before keywords and
+    claims) reaches the threshold, and no other seed's text scores the article higher. Base scores do
+    not depend on what any seed learned, so what a seed learns from never picks its own successors, and
+    an article feeds one seed only: the story it resembles most. Never a copy of the seed, a duplicate
+    of another article, one missing the seed's must-have keywords, or a dismissed item.
+    """
+    if count <= 0:
+        return []
+    common = (
+        "FROM matches m JOIN articles a ON a.id = m.article_id"
+        " WHERE m.seed_id = ? AND a.duplicate_of IS NULL AND m.verdict != 'copy'"
+    )
+    kept = [r[0] for r in db.execute(
+        f"SELECT m.article_id {common} AND m.status = 'kept' ORDER BY m.base DESC, m.article_id LIMIT ?", [seed_id, count]
+    )]
+    found = [r[0] for r in db.execute(
+        f"SELECT m.article_id {common} AND m.base >= ? AND m.status = 'new'"
+        " AND json_extract(m.explain, '$.missing_keywords') IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM matches o WHERE o.article_id = m.article_id AND o.seed_id != m.seed_id AND o.base > m.base)"
+        " ORDER BY m.base DESC, m.article_id LIMIT ?",
+        [seed_id, threshold, count],
+    )]
+    return (kept + found)[:count]
+
+
+def update_feedback(db: sqlite_utils.Database, count: int, default_threshold: float) -> list[int]:
+    """Set each seed's feedback to its feedback_candidates; a seed whose set changed is marked for scoring again.
+
+    One transaction; returns the seeds that changed.
+    """
+    changed = []
+    with transaction(db):
+        for seed_id, stored, threshold in db.execute("SELECT id, feedback, threshold FROM seeds ORDER BY id").fetchall():
+            best = feedback_candidates(db, seed_id, count, default_threshold if threshold is None else threshold)
+            if set(best) != set(json.loads(stored)):  # the same articles in another order: the same vectors
+                db.execute(
+                    "UPDATE seeds SET feedback = ?, scoring_after = 0, scoring_at = ? WHERE id = ?",
+                    [json.dumps(best), iso(), seed_id],
+                )
+                changed.append(seed_id)
+    return changed
+
+
 def get_seed(db: sqlite_utils.Database, name_or_id: str | int) -> dict | None:
     text = str(name_or_id)
     if text.isdigit():

@@ -1065,7 +1065,8 @@ def test_rescore_keeps_review_decisions(store):
     keep = query_json(store)[0]["id"]
     ok(store("mark", str(keep), "--kept", "--note", "keep me"))
     line = ok(store("rescore")).stdout.strip()
-    m = re.fullmatch(r"rescored (\d+) articles: (\d+) related, (\d+) copies", line)
+    # Keeping an item makes it the seed's first best match: if that changes them, the store is scored again.
+    m = re.fullmatch(r"rescored (\d+) articles(?:, \d+ again as the seeds learned from their best matches)?: (\d+) related, (\d+) copies", line)
     assert m, line
     assert int(m.group(1)) == DEMO_ARTICLES
     assert int(m.group(2)) == len(query_json(store, "--verdict", "related", "--status", "all", "--include-duplicates"))
@@ -1137,3 +1138,24 @@ def test_unknown_command(run_cli):
 
 def test_demo_data_is_what_the_tests_expect():
     assert sorted(p.name for p in DEMO_DATA.glob("*.xml")) == DEMO_FEEDS
+
+
+def test_poll_teaches_the_seed_its_best_matches_and_show_says_so(store):
+    found = query_json(store, "--verdict", "related")
+    assert found
+    text = ok(store("show", str(found[-1]["id"]))).stdout
+    m = re.search(rf"seed {SEED}: related, score (0\.\d+).*\n(?:  .*\n)*?  learned from: the seed's text and its best matches ((?:#\d+(?:, )?)+); "
+                  r"against the seed's text alone it scores (0\.\d+)", text)
+    assert m, text
+    best = [int(i) for i in re.findall(r"#(\d+)", m.group(2))]
+    related = {r["id"] for r in all_rows(store, "--verdict", "related")}
+    assert best and set(best) <= related and found[-1]["id"] not in best
+
+
+def test_an_item_you_keep_teaches_the_seed(store):
+    kept = query_json(store, "--verdict", "unrelated")[0]["id"]
+    ok(store("mark", str(kept), "--kept"))
+    line = ok(store("rescore")).stdout.strip()
+    assert re.fullmatch(r"rescored \d+ articles, \d+ again as the seeds learned from their best matches: \d+ related, \d+ copies", line), line
+    other = query_json(store, "--verdict", "related")[0]["id"]
+    assert re.search(rf"learned from: the seed's text and its best matches #{kept}(,|;)", ok(store("show", str(other))).stdout)

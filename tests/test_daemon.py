@@ -57,6 +57,10 @@ def test_daemon_polls_picks_up_new_feeds_and_stops_cleanly(tmp_path, demo_server
         # The seeds folder is synced at start and its feed polled.
         wait_for(lambda: count(db, "SELECT count(*) FROM articles") >= 8, what="articles from the starter feed")
         assert count(db, "SELECT count(*) FROM seeds") == 1
+        # After the poll, the seed learns from its best matches, and the store is scored with them.
+        wait_for(lambda: count(db, "SELECT count(*) FROM seeds WHERE feedback != '[]' AND scoring_after IS NULL") == 1,
+                 what="the seed to learn from its best matches")
+        assert count(db, "SELECT count(*) FROM matches WHERE explain LIKE '%\"feedback\"%'") > 0
 
         # A feed added from the CLI while the daemon runs is polled at a later tick, with no restart.
         added = cli(db, "feeds", "add", demo_server.url("/daily-courier.xml"))

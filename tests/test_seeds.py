@@ -528,6 +528,37 @@ def test_a_store_from_before_resumable_scoring_resumes_a_half_scored_seed(db_pat
     assert sqlite3.connect(db_path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_store_from_before_seeds_learned_is_scored_once_for_their_base_scores(db_path) -> None:
+    from ingest.manage import finish_seed_scoring
+    from store import schema
+    from store import seeds as store_seeds
+    from store.db import open_db, transaction
+
+    db = open_db(db_path, migrate_schema=False)
+    for number, step in enumerate(schema.MIGRATIONS[:5]):  # a version 5 store, its one seed fully scored
+        with transaction(db):
+            step(db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+    ids = add_articles(db, 6)
+    db.execute("INSERT INTO seeds (name, title, body, content_hash, added_at, updated_at) VALUES"
+               " ('drones', 'Drones strike the Kyiv grid', ?, 'h', 'now', 'now')", [BODY])
+    for article_id in ids:
+        db.execute("INSERT INTO matches (article_id, seed_id, score, verdict, scored_at) VALUES (?, 1, 0, 'unrelated', 'now')", [article_id])
+    assert store_seeds.scoring_pending(db) == {}
+    db.conn.close()
+
+    db = open_db(db_path)
+    assert {i: c for i, (c, _) in store_seeds.scoring_pending(db).items()} == {1: 0}
+    assert db.execute("SELECT count(*) FROM matches WHERE base IS NULL").fetchone()[0] == 6
+    assert finish_seed_scoring(db) == 6
+    assert db.execute("SELECT count(*) FROM matches WHERE base IS NULL").fetchone()[0] == 0
+    before = store_seeds.version(db)
+    with transaction(db):
+        db.execute("UPDATE seeds SET feedback = '[1]'")
+    assert store_seeds.version(db) > before  # what a seed learns from changes what it scores
+    db.conn.close()
+
+
 def test_pending_scoring_someone_is_doing_is_left_to_them_until_it_stalls(fresh_db) -> None:
     """The daemon takes over a seed's scoring only when it made no progress for a while."""
     from ingest.manage import finish_seed_scoring
