@@ -104,15 +104,14 @@ def feedback_candidates(db: sqlite_utils.Database, seed_id: int, count: int, thr
     """
     if count <= 0:
         return []
-    common = (
-        "FROM matches m JOIN articles a ON a.id = m.article_id"
-        " WHERE m.seed_id = ? AND a.duplicate_of IS NULL AND m.verdict != 'copy'"
-    )
-    kept = [r[0] for r in db.execute(
-        f"SELECT m.article_id {common} AND m.status = 'kept' ORDER BY m.base DESC, m.article_id LIMIT ?", [seed_id, count]
+    common = "JOIN articles a ON a.id = m.article_id WHERE m.seed_id = ? AND a.duplicate_of IS NULL AND m.verdict != 'copy'"
+    kept = [r[0] for r in db.execute(  # the few kept: found by status (ordering by base would walk every match)
+        f"SELECT m.article_id FROM matches m INDEXED BY matches_listing {common}"
+        " AND m.verdict IN ('related', 'unrelated') AND m.status = 'kept' ORDER BY m.base DESC, m.article_id LIMIT ?",
+        [seed_id, count],
     )]
     found = [r[0] for r in db.execute(
-        f"SELECT m.article_id {common} AND m.base >= ? AND m.status = 'new'"
+        f"SELECT m.article_id FROM matches m {common} AND m.base >= ? AND m.status = 'new'"
         " AND json_extract(m.explain, '$.missing_keywords') IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM matches o WHERE o.article_id = m.article_id AND o.seed_id != m.seed_id AND o.base > m.base)"
         " ORDER BY m.base DESC, m.article_id LIMIT ?",
