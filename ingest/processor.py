@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 
 BATCH_ENTRIES = 2000  # new entries whose terms are counted, then judged and stored, together
+FEEDBACK_REFRESH = 0.01  # growth of the store after which seed vectors with feedback are made again (Matcher.refresh)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Matcher:
         self.indexed = IndexedArticles()  # what the index needs to know of the articles this Matcher stored
         self.seeds = [self._model(row) for row in store_seeds.list_seeds(db)]
         self._load_feedback()
+        self._feedback_docs = -1  # the document count the vectors with feedback were made with
         self.refresh()
 
     def _model(self, row: dict) -> SeedModel:
@@ -104,14 +106,23 @@ class Matcher:
             seed.feedback_terms = [texts[i] for i in seed.feedback]
 
     def refresh(self) -> None:
-        """Recompute seed vectors with the current document frequencies (and the seeds' feedback articles)."""
+        """Recompute seed vectors with the current document frequencies (and the seeds' feedback articles).
+
+        Vectors with feedback (a seed's and five articles' terms) are recomputed once the store has grown
+        by FEEDBACK_REFRESH since they were: a poll refreshes after every feed, and a 1% change in the
+        document count moves an IDF by under 0.01.
+        """
+        fresh = self.vocab.docs >= self._feedback_docs * (1 + FEEDBACK_REFRESH)
+        if fresh:
+            self._feedback_docs = self.vocab.docs
         for seed in self.seeds:
-            seed.vector = self.vocab.vector(seed.counts)
-            seed.name_vector = self.vocab.vector(seed.names)
-            seed.own = (seed.vector, seed.name_vector)
-            seed.without = {}
-            if seed.feedback_terms:
+            own = (self.vocab.vector(seed.counts), self.vocab.vector(seed.names))
+            seed.own = own
+            if not seed.feedback_terms:
+                seed.vector, seed.name_vector = own
+            elif fresh or not seed.vector:
                 seed.vector, seed.name_vector = self._vectors(seed, None)
+                seed.without = {}
 
     def _vectors(self, seed: SeedModel, leave_out: int | None) -> tuple[dict[str, float], dict[str, float]]:
         """The seed's vectors with its feedback articles' (but leave_out's), from its own and the current frequencies."""
