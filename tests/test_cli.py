@@ -823,7 +823,8 @@ def test_show_says_how_the_score_was_made(store):
     assert (0.7 * words + 0.3 * names) * lift == pytest.approx(row["score"], abs=0.002)
 
 
-def test_show_and_seeds_remove_when_another_seed_claims_the_article(run_cli, server, tmp_path):
+def _aceh_store_with_a_haiti_report(run_cli, server, tmp_path) -> dict:
+    """A store following the Aceh quake (haiti.txt written, not added) that holds a Haiti report; the report's row."""
     from tests.test_processor import ACEH, HAITI, HAITI_REPORT, OTHER
 
     for name, (title, body) in (("aceh", ACEH), ("haiti", HAITI)):
@@ -835,6 +836,13 @@ def test_show_and_seeds_remove_when_another_seed_claims_the_article(run_cli, ser
     ok(run_cli("feeds", "add", server.url("/feed.xml")))
     ok(run_cli("poll"))
     [report] = [r for r in all_rows(run_cli) if r["url"] == HAITI_REPORT[0]]
+    return report
+
+
+def test_show_and_seeds_remove_when_another_seed_claims_the_article(run_cli, server, tmp_path):
+    from tests.test_processor import HAITI_REPORT
+
+    report = _aceh_store_with_a_haiti_report(run_cli, server, tmp_path)
     assert report["verdict"] == "related"
     ok(run_cli("seeds", "add", str(tmp_path / "haiti.txt")))
     text = ok(run_cli("show", str(report["id"]))).stdout
@@ -856,17 +864,9 @@ def test_show_and_seeds_remove_when_another_seed_claims_the_article(run_cli, ser
 def test_an_item_you_kept_stays_found_when_another_seed_claims_it(run_cli, server, tmp_path):
     # Kept, then judged unrelated (a seed added later claims it): the reviewer's word keeps it in the
     # default listing of kept items and in the export, while --verdict related shows the scorer's view.
-    from tests.test_processor import ACEH, HAITI, HAITI_REPORT, OTHER
+    from tests.test_processor import HAITI_REPORT
 
-    for name, (title, body) in (("aceh", ACEH), ("haiti", HAITI)):
-        (tmp_path / f"{name}.txt").write_text(f"{title}\n\n{body}\n")
-    items = [{"title": t, "link": f"https://b.example/{i}", "description": b} for i, (t, b) in enumerate(OTHER)]
-    items.append({"title": HAITI_REPORT[1], "link": HAITI_REPORT[0], "description": HAITI_REPORT[2]})
-    server.route("/feed.xml", Response(rss(items)))
-    ok(run_cli("seeds", "add", str(tmp_path / "aceh.txt")))
-    ok(run_cli("feeds", "add", server.url("/feed.xml")))
-    ok(run_cli("poll"))
-    [report] = [r for r in all_rows(run_cli) if r["url"] == HAITI_REPORT[0]]
+    report = _aceh_store_with_a_haiti_report(run_cli, server, tmp_path)
     ok(run_cli("mark", str(report["id"]), "--kept"))
     ok(run_cli("seeds", "add", str(tmp_path / "haiti.txt")))
     aceh = [r for r in all_rows(run_cli, "--seed", "aceh") if r["url"] == HAITI_REPORT[0]]
