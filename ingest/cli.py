@@ -402,7 +402,7 @@ def poll(state: State, poll_all: bool, feed_refs: tuple[str, ...]) -> None:
 
 def _learn(state: State) -> None:
     """Let the seeds learn from their best matches, and say what it cost."""
-    from .manage import learn_from_best_matches
+    from .learn import learn_from_best_matches
 
     scored = learn_from_best_matches(state.db, state.config)
     if scored:
@@ -458,7 +458,7 @@ def rescore(state: State, seed_ref: str | None) -> None:
     from .processor import rescore as run_rescore
 
     ids = [_seed(state, seed_ref)["id"]] if seed_ref else None
-    from .manage import learn_from_best_matches
+    from .learn import learn_from_best_matches
 
     stats = run_rescore(state.db, state.config.match, ids)
     again = learn_from_best_matches(state.db, state.config)

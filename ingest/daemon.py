@@ -18,7 +18,8 @@ from store.db import iso, open_db
 
 from .config import Config
 from .errors import SeedwatchError
-from .manage import finish_seed_scoring, learn_from_best_matches, seeds_signature, sync_folder
+from .learn import learn_from_best_matches
+from .manage import finish_seed_scoring, seeds_signature, sync_folder
 from .poll import Poller
 
 log = logging.getLogger("seedwatch.daemon")

@@ -14,7 +14,8 @@ from store.db import open_db
 
 from .config import Config
 from .localserver import LocalServer, Response
-from .manage import learn_from_best_matches, save_seed
+from .learn import learn_from_best_matches
+from .manage import save_seed
 from .poll import poll_due
 from .seeds import load_seed_file
 

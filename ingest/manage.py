@@ -18,6 +18,7 @@ from store.db import iso, transaction, utcnow
 from .config import Config, FetchConfig
 from .errors import FetchError, ParseError, SeedError, UsageError
 from .fetcher import Fetcher
+from .learn import learn_from_best_matches
 from .opml import parse_feed_list, parse_opml
 from .parser import discover_feeds, parse_feed
 from .processor import Matcher, rejudge_tx, rescore
@@ -77,24 +78,6 @@ def finish_seed_scoring(
     if not pending:
         return 0
     return rescore(db, (config or Config()).match, list(pending), restart=False, stop=stop).new
-
-
-def learn_from_best_matches(db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None) -> int:
-    """Give each seed its best matches as feedback and score the store again for the seeds whose set changed.
-
-    A seed's term vectors include those of its best matches (processor.Matcher.refresh), so articles are
-    judged against the story as the store tells it, not the seed's words alone. The best matches are
-    picked by their scores against the seeds' texts alone (store.seeds.feedback_candidates), which
-    learning does not change: one pass settles it until new articles or review marks come. Returns the
-    articles scored.
-    """
-    match = (config or Config()).match
-    count = match.feedback_count if match.feedback_weight > 0 else 0
-    changed = store_seeds.update_feedback(db, count, match.default_threshold)
-    if not changed:
-        return 0
-    log.debug("feedback changed for seeds %s", changed)
-    return finish_seed_scoring(db, config, stop)
 
 
 def remove_seed(db: sqlite_utils.Database, seed_id: int, config: Config | None = None) -> int:

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ingest.config import Config, MatchConfig
-from ingest.manage import learn_from_best_matches, save_seed
+from ingest.learn import learn_from_best_matches
+from ingest.manage import save_seed
 from ingest.processor import Matcher
 from store import review as store_review
 from store import seeds as store_seeds

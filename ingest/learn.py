@@ -1,0 +1,41 @@
+"""Learn: give each seed its best matches, which its term vectors include (Rocchio feedback), and score the
+store again where they changed.
+
+Every poll ends here. It imports little: only a change of some seed's best matches needs the scoring
+machinery (ingest.manage, ingest.processor), so a poll whose feeds all answered 304 does not load it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from store import seeds as store_seeds
+
+from .config import Config
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+log = logging.getLogger("seedwatch")
+
+
+def learn_from_best_matches(db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None) -> int:
+    """Give each seed its best matches as feedback and score the store again for the seeds whose set changed.
+
+    A seed's term vectors include those of its best matches (processor.Matcher.refresh), so articles are
+    judged against the story as the store tells it, not the seed's words alone. The best matches are
+    picked by their scores against the seeds' texts alone (store.seeds.feedback_candidates), which
+    learning does not change: one pass settles it until new articles or review marks come. Returns the
+    articles scored.
+    """
+    match = (config or Config()).match
+    count = match.feedback_count if match.feedback_weight > 0 else 0
+    changed = store_seeds.update_feedback(db, count, match.default_threshold)
+    if not changed:
+        return 0
+    log.debug("feedback changed for seeds %s", changed)
+    from .manage import finish_seed_scoring
+
+    return finish_seed_scoring(db, config, stop)
