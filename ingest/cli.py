@@ -455,11 +455,10 @@ def rescore(state: State, seed_ref: str | None) -> None:
     \b
         seedwatch rescore --seed russia-iran-sacred-alliance
     """
+    from .learn import learn_from_best_matches
     from .processor import rescore as run_rescore
 
     ids = [_seed(state, seed_ref)["id"]] if seed_ref else None
-    from .learn import learn_from_best_matches
-
     stats = run_rescore(state.db, state.config.match, ids)
     again = learn_from_best_matches(state.db, state.config)
     seeds = [s for s in store_seeds.list_seeds(state.db) if ids is None or s["id"] in ids]
