@@ -66,7 +66,7 @@ class MatchConfig:
     claimed_factor: float = 0.5
     # A seed learns from its best matches (pseudo-relevance feedback, Rocchio): its term vectors are
     # its own plus feedback_weight x the mean of those of its feedback_count best matches (the articles
-    # you kept first, then its highest-scoring related ones). 0 for either turns it off.
+    # you kept first, then those its own text finds: store.seeds.feedback_candidates). 0 for either turns it off.
     feedback_count: int = 5
     feedback_weight: float = 0.5
 

@@ -120,16 +120,21 @@ class Matcher:
             seed.own = own
             if not seed.feedback_terms:
                 seed.vector, seed.name_vector = own
-            elif fresh or not seed.vector:
+            elif fresh:
                 seed.vector, seed.name_vector = self._vectors(seed, None)
                 seed.without = {}
 
     def _vectors(self, seed: SeedModel, leave_out: int | None) -> tuple[dict[str, float], dict[str, float]]:
-        """The seed's vectors with its feedback articles' (but leave_out's), from its own and the current frequencies."""
+        """The seed's own vectors with its feedback articles' (but leave_out's), with the current frequencies."""
         kept = [t for i, t in zip(seed.feedback, seed.feedback_terms) if i != leave_out]
         weight = self.config.feedback_weight
-        return (with_feedback(self.vocab.vector(seed.counts), [self.vocab.vector(c) for c, _ in kept], weight),
-                with_feedback(self.vocab.vector(seed.names), [self.vocab.vector(n) for _, n in kept], weight))
+        return (with_feedback(seed.own[0], [self.vocab.vector(c) for c, _ in kept], weight),
+                with_feedback(seed.own[1], [self.vocab.vector(n) for _, n in kept], weight))
+
+    @staticmethod
+    def _own_score(seed: SeedModel, doc_vec: dict[str, float], name_vec: dict[str, float]) -> float:
+        """The blended cosine with the seed's text alone (no feedback, no lift): what base scores and the full-text prefilter use."""
+        return (1 - ENTITY_SHARE) * dot(seed.own[0], doc_vec) + ENTITY_SHARE * dot(seed.own[1], name_vec)
 
     def vectors_for(self, seed: SeedModel, article_id: int | None) -> tuple[dict[str, float], dict[str, float]]:
         """The vectors an article is judged against: a feedback article is judged without itself, so it
@@ -154,10 +159,7 @@ class Matcher:
             doc_vec, name_vec = self.vocab.vector(f.counts), self.vocab.vector(f.names)
             # Against the seeds' own texts: what a seed has learned from its best matches depends on what was
             # polled before, and a page not fetched now never is.
-            if any(
-                (1 - ENTITY_SHARE) * dot(s.own[0], doc_vec) + ENTITY_SHARE * dot(s.own[1], name_vec) >= s.threshold * self.config.full_text_prefilter
-                for s in self.seeds
-            ):
+            if any(self._own_score(s, doc_vec, name_vec) >= s.threshold * self.config.full_text_prefilter for s in self.seeds):
                 picked.append(entry)
         return picked
 
@@ -227,8 +229,7 @@ class Matcher:
             learned_from = [i for i in seed.feedback if i != article_id]
             if learned_from:
                 explain["feedback"] = learned_from  # the seed's vectors include these articles' (MatchConfig.feedback_weight)
-                own = (1 - ENTITY_SHARE) * dot(seed.own[0], doc_vec) + ENTITY_SHARE * dot(seed.own[1], name_vec)
-                base = min(1.0, own * lift)
+                base = min(1.0, self._own_score(seed, doc_vec, name_vec) * lift)
             out.append(Judgement(seed, scored.score, verdict, copy_score, explain, base))
             lexical.append(before_keywords)
         return out, lexical
