@@ -75,6 +75,13 @@ def update_feed(db: sqlite_utils.Database, feed_id: int, changes: dict[str, Any]
         _update(db, feed_id, changes)
 
 
+def update_feeds(db: sqlite_utils.Database, states: list[tuple[int, dict[str, Any]]]) -> None:
+    """Write several feeds' states (feed id, changes) in one transaction."""
+    with transaction(db):
+        for feed_id, changes in states:
+            _update(db, feed_id, changes)
+
+
 def update_feed_in_tx(db: sqlite_utils.Database, feed_id: int, changes: dict[str, Any]) -> None:
     """Write a feed's state inside the caller's transaction (the poll's one transaction)."""
     _update(db, feed_id, changes)

@@ -82,6 +82,64 @@ def test_a_poll_of_unchanged_feeds_keeps_its_connections_alive(fresh_db, server)
     assert server.connections - before <= FetchConfig().per_host_limit
 
 
+def test_feeds_with_nothing_new_have_their_checks_stored_in_batches(fresh_db, server, monkeypatch):
+    import ingest.poll
+
+    feeds = [add(fresh_db, server, f"/feed{i}.xml", Response(rss([{**ITEMS[0], "guid": f"g{i}"}]), etag=i % 2 == 0)) for i in range(8)]
+    poll_feeds(fresh_db, feeds, fast_config())
+    old = {"last_checked_at": "2020-01-01T00:00:00Z", "next_check_at": "2020-01-01T00:00:00Z", "status": "error", "error_count": 3, "last_error": "HTTP 503"}
+    for f in feeds:
+        store_feeds.update_feed(fresh_db, f["id"], old)
+    batches = []
+    write = store_feeds.update_feeds
+    monkeypatch.setattr(ingest.poll, "CHECKED_BATCH", 3)
+    monkeypatch.setattr(store_feeds, "update_feeds", lambda db, states: (batches.append(len(states)), write(db, states)))
+    monkeypatch.setattr(store_feeds, "update_feed", lambda *a: pytest.fail("a feed with nothing new was written alone"))
+    summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], fast_config())
+    assert sorted(o.status for o in summary.outcomes) == ["not-modified"] * 4 + ["unchanged"] * 4
+    assert batches == [3, 3, 2]
+    for f in feeds:
+        state = store_feeds.find_feed(fresh_db, f["id"])
+        assert state["last_checked_at"] > old["last_checked_at"] and seconds_until(state["next_check_at"]) > 0
+        assert (state["status"], state["error_count"], state["last_error"]) == ("ok", 0, None)
+        assert state["etag"] == f["etag"] or f["etag"] is None
+
+
+def test_a_stopped_poll_stores_the_checks_it_made(fresh_db, server):
+    from ingest.poll import Poller
+
+    feeds = [add(fresh_db, server, f"/feed{i}.xml", Response(rss([{**ITEMS[0], "guid": f"g{i}"}]), etag=True)) for i in range(6)]
+    poll_feeds(fresh_db, feeds, fast_config())
+    for f in feeds:
+        store_feeds.update_feed(fresh_db, f["id"], {"last_checked_at": "2020-01-01T00:00:00Z"})
+    poller = Poller(fresh_db, fast_config())
+    try:
+        # The first feed to end asks the poll to stop; feeds still in flight are cancelled.
+        summary = asyncio.run(poller.poll([store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], lambda o: poller.stop.set()))
+    finally:
+        poller.close()
+    assert summary.outcomes and all(o.status == "not-modified" for o in summary.outcomes)
+    for o in summary.outcomes:
+        assert store_feeds.find_feed(fresh_db, o.feed_id)["last_checked_at"] > "2020-01-01T00:00:00Z"
+
+
+def test_a_failed_write_of_checks_loses_only_those_times(fresh_db, server, monkeypatch, caplog):
+    import sqlite3
+
+    feeds = [add(fresh_db, server, f"/feed{i}.xml", Response(rss([{**ITEMS[0], "guid": f"g{i}"}]), etag=True)) for i in range(3)]
+    poll_feeds(fresh_db, feeds, fast_config())
+    before = {f["id"]: store_feeds.find_feed(fresh_db, f["id"]) for f in feeds}
+
+    def disk_full(db, states):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store_feeds, "update_feeds", disk_full)
+    summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], fast_config())
+    assert [o.status for o in summary.outcomes] == ["not-modified"] * 3 and summary.failed == 0
+    assert "states of 3 feeds checked with nothing new not stored: database or disk is full" in caplog.text
+    assert {f["id"]: store_feeds.find_feed(fresh_db, f["id"]) for f in feeds} == before
+
+
 def test_last_modified_is_sent_back(fresh_db, server):
     lm = "Tue, 01 Nov 2022 10:00:00 GMT"
     feed = add(fresh_db, server, "/feed.xml", Response(FEED, headers={"Content-Type": "application/rss+xml", "Last-Modified": lm}))
