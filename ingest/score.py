@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import chain, filterfalse
 from operator import mul
 
-from .text import CJK, STOPWORDS, ascii_words_only, words
+from .text import CJK, STOPWORDS, ascii_words_only, without_url_lines, words
 
 TITLE_WEIGHT = 2  # a title word counts as much as two body words
 NUMBER_WEIGHT = 2  # figures (2,400 drones; 6.1 magnitude) are specific to one story
@@ -105,9 +105,13 @@ def _count_terms(counts: Counter[str], ws: list[str], weight: int) -> None:
 
 
 def entities(title: str, body: str) -> Counter[str]:
-    """Counts of names and figures: capitalised words not opening a sentence, and numbers."""
+    """Counts of names and figures: capitalised words not opening a sentence, and numbers.
+
+    A line that is an address alone has none: the date and the numbers in its path, its site's name are
+    not the story's (text.without_url_lines).
+    """
     counts: Counter[str] = Counter()
-    for weight, text in ((TITLE_WEIGHT, title), (1, body)):
+    for weight, text in ((TITLE_WEIGHT, without_url_lines(title)), (1, without_url_lines(body))):
         if text.isupper() or text.istitle():
             continue  # a headline in capitals says nothing about which words are names
         sequence = _entity_sequence(text)

@@ -24,7 +24,7 @@ from ingest.score import (
     stem,
     terms,
 )
-from ingest.text import article_text, strip_boilerplate, words
+from ingest.text import article_text, strip_boilerplate, without_url_lines, words
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_TEXT = (REPO / "seeds" / "russia-iran-sacred-alliance.txt").read_text(encoding="utf-8")
@@ -265,6 +265,32 @@ def test_entities_are_names_and_numbers() -> None:
 
 def test_entities_ignore_all_caps_headline() -> None:
     assert entities("RUSSIA IRAN ALLIANCE", "") == Counter()
+
+
+def test_an_address_alone_on_its_line_has_no_names_or_figures() -> None:
+    # A scraped page that opens with its URL (spaces around the punctuation, as some tokenisers leave it):
+    # the date and the id in its path are not the story's figures, nor its site a name.
+    url = "http: / / news. bbc. co. uk / 2 / hi / middle _ east / 4475546. stm"
+    body = f"{url}\nLast Updated: Monday, 28 November 2005\nA quake hit Qeshm island, killing 10 people."
+    assert set(entities(url, body)) == {"updated", "28", "november", "2005", "qeshm", "10"}
+    # An address inside a sentence is prose: its line is kept.
+    assert "lavrov" in entities("", "See https://example.com/x where Sergei Lavrov spoke")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["http: / / secretdubai. blogspot. nl / 2005 / 11 / did-earth-move-for-you. html", "https://example.com/a?b=1&c=2#d",
+     "www.example.co.uk/news/story-1", "  HTTP://EXAMPLE.COM/  ", "http: / / forums. nba-live. com / viewtopic. php? f=44&t=25677"],
+)
+def test_without_url_lines_drops_a_line_that_is_an_address(line: str) -> None:
+    assert without_url_lines(f"Before\n{line}\nAfter") == "Before\n\nAfter"
+
+
+@pytest.mark.parametrize(
+    "text", ["http://example.com/a said the minister", "The page www.example.com is down", "Prices rose 5 / 10 points", "no address"],
+)
+def test_without_url_lines_keeps_prose(text: str) -> None:
+    assert without_url_lines(text) == text
 
 
 # --- cosine --------------------------------------------------------------------------------------
