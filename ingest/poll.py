@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from store import articles as store_articles
 from store import feeds as store_feeds
 from store import seeds as store_seeds
-from store.db import StoreError, fit_page_cache, iso, iso_in, release_page_cache, transaction
+from store.db import StoreError, checkpoint_rarely, fit_page_cache, iso, iso_in, release_page_cache, transaction
 
 from . import schedule
 from .config import Config
@@ -129,6 +129,7 @@ class Poller:
         # costs more than its write (~0.2 ms a feed on the loop, waiting for the thread to take the GIL).
         self._checked: list[tuple[int, dict]] = []
         fit_page_cache(self.db)
+        checkpoint_rarely(self.db)
 
     async def poll(
         self, feeds: list[dict], progress: Callable[[FeedOutcome], None] | None = None
@@ -204,6 +205,7 @@ class Poller:
             self._write_df()
         finally:
             release_page_cache(self.db)
+            checkpoint_rarely(self.db, False)
             if self._parsers is not None:
                 self._parsers.close()
 

@@ -538,6 +538,25 @@ def test_a_polls_page_cache_grows_with_the_store_within_its_bounds(fresh_db, ser
     assert store.db.fit_page_cache(fresh_db) == 2500
 
 
+def test_a_poll_checkpoints_its_wal_rarely_and_then_as_sqlite_does(fresh_db, server, monkeypatch):
+    import store.db
+
+    assert fresh_db.execute("PRAGMA journal_size_limit").fetchone()[0] == store.db.WAL_KEEP_BYTES
+    assert fresh_db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == store.db.DEFAULT_CHECKPOINT_PAGES
+    during = []
+    commit = store_feeds.update_feed_in_tx
+
+    def spy(db, feed_id, changes):
+        during.append(db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        commit(db, feed_id, changes)
+
+    monkeypatch.setattr(store_feeds, "update_feed_in_tx", spy)
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED))
+    poll_one(fresh_db, feed["id"])
+    assert during == [store.db.POLL_CHECKPOINT_PAGES]
+    assert fresh_db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == store.db.DEFAULT_CHECKPOINT_PAGES
+
+
 @pytest.mark.parametrize("write_every", [0.0, 3600.0], ids=["every-feed", "at-the-end"])
 def test_document_frequencies_count_every_committed_article_once(fresh_db, server, monkeypatch, write_every):
     """Written every DF_WRITE_SECONDS and at the poll's end: a feed whose transaction fails counts for nothing,
