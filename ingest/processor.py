@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
+import os
 from array import array
 from collections import Counter
 from collections.abc import Callable
@@ -25,7 +27,13 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+log = logging.getLogger("seedwatch")
+
 BATCH_ENTRIES = 2000  # new entries whose terms are counted, then judged and stored, together
+# A rescore of this many stored articles or more computes their features in parser processes, on every core,
+# the next batch's while this one is judged and stored (100,000 articles, one seed: 65 s in one thread).
+PARALLEL_RESCORE_MIN = 5_000
+RESCORE_CHUNK = 100  # articles per task sent to a parser process
 FEEDBACK_REFRESH = 0.01  # growth of the store after which seed vectors with feedback are made again (Matcher.refresh)
 
 
@@ -445,6 +453,23 @@ def rescore(
     if restart:
         store_seeds.start_scoring(db, seed_ids)
     stats = ProcessStats()
+    source = StoredFeatures(db, (config or MatchConfig()).shingle_size, batch)
+    try:
+        _rescore(db, config, seed_ids, stop, source, stats)
+    finally:
+        source.close()
+    return stats
+
+
+def _rescore(
+    db: sqlite_utils.Database,
+    config: MatchConfig | None,
+    seed_ids: list[int] | None,
+    stop: Callable[[], bool] | None,
+    source: StoredFeatures,
+    stats: ProcessStats,
+) -> None:
+    """rescore's loop: one batch of stored articles a turn, until every seed's cursor reaches the end."""
     matcher: Matcher | None = None
     matcher_key: int | None = None
     while not (stop and stop()):
@@ -455,11 +480,9 @@ def rescore(
         if matcher is None or matcher_key != version:
             matcher, matcher_key = Matcher(db, config), version
         start = min(cursors.values())
-        rows = store_articles.articles_after(db, start, batch)
+        rows, features = source.after(start)
         judged = []
-        for row in rows:
-            body = article_text(None, row["summary"], row["content"])
-            f = features_of(row["title"] or "", matcher.config.shingle_size, body)
+        for row, f in zip(rows, features):
             judged.append((row["id"], f, matcher.judge(f.counts, f.names, f.words, f.hashes, set(cursors), row["id"])))
         with transaction(db):
             if store_seeds.version(db) != version:
@@ -490,4 +513,71 @@ def rescore(
             for seed_id in covered:
                 store_seeds.advance_scoring_tx(db, seed_id, rows[-1]["id"])
         stats.new += len(written)
-    return stats
+
+
+def _features_of_texts(texts: list[tuple[str, str]], shingle_size: int) -> list[Features]:
+    """features_of each (title, body): a parser process's share of a rescore."""
+    return [features_of(title, shingle_size, body) for title, body in texts]
+
+
+class StoredFeatures:
+    """The stored articles a rescore reads, batch by batch in id order, with their features.
+
+    From PARALLEL_RESCORE_MIN articles on, the features are computed in parser processes: a batch's are
+    asked for when the batch before it is handed out, so they are ready by the time it has been judged and
+    stored. If the processes cannot start or die, the rest is computed here, as for a small store.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, shingle_size: int, batch: int):
+        self.db, self.shingle_size, self.batch = db, shingle_size, batch
+        self._parallel = (os.cpu_count() or 1) > 1 and store_articles.article_count(db) >= PARALLEL_RESCORE_MIN
+        self._pool = None
+        self._ahead: tuple[int, list[dict], list] | None = None  # (after, rows, futures of their features)
+
+    def after(self, start: int) -> tuple[list[dict], list[Features]]:
+        """The next batch of stored articles with an id above start, and their features."""
+        if self._ahead is not None and self._ahead[0] == start:
+            _, rows, futures = self._ahead
+        else:
+            rows = store_articles.articles_after(self.db, start, self.batch)
+            futures = self._submit(rows)
+        self._ahead = None
+        if futures is not None and len(rows) == self.batch:
+            following = store_articles.articles_after(self.db, rows[-1]["id"], self.batch)
+            self._ahead = (rows[-1]["id"], following, self._submit(following))
+        if futures is not None:
+            try:
+                return rows, [f for future in futures for f in future.result()]
+            except Exception as exc:  # noqa: BLE001 - a dead process pool (BrokenProcessPool, OSError): go on here
+                self._give_up(exc)
+        return rows, [features_of(title, self.shingle_size, body) for title, body in self._texts(rows)]
+
+    def _texts(self, rows: list[dict]) -> list[tuple[str, str]]:
+        return [(r["title"] or "", article_text(None, r["summary"], r["content"])) for r in rows]
+
+    def _submit(self, rows: list[dict]) -> list | None:
+        """Features of these rows asked of the parser processes (None: computed here)."""
+        if not self._parallel or not rows:
+            return None
+        try:
+            if self._pool is None:
+                from .config import Config
+                from .poll import parser_processes
+
+                self._pool = parser_processes(Config.parser_memory_mb)(os.cpu_count() or 1)
+            texts = self._texts(rows)
+            return [self._pool.submit(_features_of_texts, texts[i : i + RESCORE_CHUNK], self.shingle_size) for i in range(0, len(texts), RESCORE_CHUNK)]
+        except Exception as exc:  # noqa: BLE001 - the processes cannot start: compute here
+            self._give_up(exc)
+            return None
+
+    def _give_up(self, exc: Exception) -> None:
+        log.warning("scoring goes on in one process: parser processes failed (%s: %s)", type(exc).__name__, exc)
+        self._parallel = False
+        self._ahead = None
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

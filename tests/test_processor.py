@@ -373,6 +373,72 @@ def test_rescoring_one_seed_still_weighs_the_others_claims(fresh_db, threshold):
     assert {k: after[k] for k in ("score", "verdict", "explain")} == {k: before[k] for k in ("score", "verdict", "explain")}  # ... the same
 
 
+def _every_match(db) -> list[tuple]:
+    return sorted(tuple(r) for r in db.execute("SELECT article_id, seed_id, score, verdict, copy_score, explain, base FROM matches"))
+
+
+def _store_to_rescore(db) -> list[tuple]:
+    """A store of two seeds and nine articles, rescored in this process: what every rescore must store."""
+    save_seed(db, _seed("aceh", ACEH))
+    save_seed(db, load_seed_file(FOUNDING_SEED))
+    wire = [(f"https://w.example/{i}", f"Drone strikes on Kyiv, day {i}", WIRE.replace("overnight", f"overnight on day {i}")) for i in range(3)]
+    _store(db, "https://news.example/feed", [*_background(), HAITI_REPORT, *wire, (ACEH_REPORT_URL, *ACEH)])
+    rescore(db, MatchConfig(), batch=4)
+    return _every_match(db)
+
+
+ACEH_REPORT_URL = "https://news.example/aceh-report"
+
+
+def test_a_rescore_of_a_large_store_computes_features_in_parser_processes_and_stores_the_same(fresh_db, monkeypatch):
+    import ingest.processor
+
+    alone = _store_to_rescore(fresh_db)
+    asked = []
+    submit = ingest.processor.StoredFeatures._submit
+    monkeypatch.setattr(ingest.processor, "PARALLEL_RESCORE_MIN", 1)
+    monkeypatch.setattr(ingest.processor.StoredFeatures, "_submit", lambda self, rows: asked.append(f := submit(self, rows)) or f)
+    fresh_db.execute("UPDATE matches SET score = 0, base = 0, explain = '{}'")
+    assert rescore(fresh_db, MatchConfig(), batch=4).new == 9
+    assert _every_match(fresh_db) == alone
+    # Batches of 4, 4 and 1, each asked for as the one before is handed out (the first on its own); then the
+    # read that finds the end asks for nothing.
+    assert [f is not None for f in asked] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("failure", ["cannot-start", "dies"])
+def test_a_rescore_goes_on_in_one_process_when_parser_processes_fail(fresh_db, monkeypatch, caplog, failure):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    import ingest.poll
+    import ingest.processor
+
+    alone = _store_to_rescore(fresh_db)
+
+    class Dying:
+        def submit(self, *args):
+            future: Future = Future()
+            future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+            return future
+
+        def shutdown(self, **kw):
+            pass
+
+    def start(memory_mb):
+        if failure == "cannot-start":
+            raise OSError("[Errno 24] Too many open files")
+        return lambda workers: Dying()
+
+    monkeypatch.setattr(ingest.processor, "PARALLEL_RESCORE_MIN", 1)
+    monkeypatch.setattr(ingest.poll, "parser_processes", start)
+    fresh_db.execute("UPDATE matches SET score = 0, base = 0, explain = '{}'")
+    assert rescore(fresh_db, MatchConfig(), batch=4).new == 9
+    assert _every_match(fresh_db) == alone
+    error = "OSError: [Errno 24] Too many open files" if failure == "cannot-start" else "BrokenProcessPool: a child process terminated abruptly"
+    assert f"scoring goes on in one process: parser processes failed ({error})" in caplog.text
+
+
 def test_claim_settings_out_of_range_are_refused():
     for bad in ({"claim_ratio": 0}, {"claim_ratio": 1.5}, {"claimed_factor": -0.1}, {"claimed_factor": 2}):
         with pytest.raises(ValueError, match="claim_ratio must be in"):
