@@ -19,13 +19,12 @@ from store.db import iso, open_db
 from .config import Config
 from .errors import SeedwatchError
 from .learn import learn_from_best_matches
-from .manage import finish_seed_scoring, seeds_signature, sync_folder
+from .manage import SCORING_IDLE, finish_seed_scoring, seeds_signature, sync_folder
 from .poll import Poller
 
 log = logging.getLogger("seedwatch.daemon")
 
 MAINTENANCE_HOURS = 6
-SCORING_IDLE = 60  # seconds without progress after which a seed's pending scoring is taken over
 
 
 class Daemon:

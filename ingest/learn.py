@@ -27,15 +27,17 @@ def learn_from_best_matches(db: sqlite_utils.Database, config: Config | None = N
     A seed's term vectors include those of its best matches (processor.Matcher.refresh), so articles are
     judged against the story as the store tells it, not the seed's words alone. The best matches are
     picked by their scores against the seeds' texts alone (store.seeds.feedback_candidates), which
-    learning does not change: one pass settles it until new articles or review marks come. Returns the
-    articles scored.
+    learning does not change: one pass settles it until new articles or review marks come. Scoring left
+    pending by a run cut short is finished in the same pass. Returns the articles scored.
     """
     match = (config or Config()).match
     count = match.feedback_count if match.feedback_weight > 0 else 0
     changed = store_seeds.update_feedback(db, count, match.default_threshold)
-    if not changed:
+    if not changed and not store_seeds.scoring_pending(db):
         return 0
     log.debug("feedback changed for seeds %s", changed)
-    from .manage import finish_seed_scoring
+    from .manage import SCORING_IDLE, finish_seed_scoring
 
-    return finish_seed_scoring(db, config, stop)
+    # With them, scoring that a cut-short run left pending (a `seeds add` stopped with Ctrl-C, a migration),
+    # unless it progressed within SCORING_IDLE: another process may be doing it right now.
+    return finish_seed_scoring(db, config, stop, idle_for=SCORING_IDLE, also=changed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -63,18 +63,27 @@ def _store(db: sqlite_utils.Database, doc: SeedDoc) -> tuple[int, str]:
     return store_seeds.upsert_seed(db, doc.name, doc.title, doc.body, doc.content_hash, doc.url, doc.threshold, doc.keywords, doc.source)
 
 
+SCORING_IDLE = 60  # seconds without progress after which a seed's pending scoring is taken over
+
+
 def finish_seed_scoring(
-    db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None, idle_for: float | None = None
+    db: sqlite_utils.Database,
+    config: Config | None = None,
+    stop: Callable[[], bool] | None = None,
+    idle_for: float | None = None,
+    also: Iterable[int] = (),
 ) -> int:
     """Finish every seed's pending scoring (a seed added, changed or rescored by a run that was cut short).
 
-    With idle_for, only seeds whose scoring made no progress for that many seconds: another process
-    (a `seeds add` in a terminal) may be scoring the others right now. Returns the articles scored.
+    With idle_for, only seeds whose scoring made no progress for that many seconds, and the seeds in
+    also: another process (a `seeds add` in a terminal) may be scoring the others right now. Returns the
+    articles scored.
     """
     pending = store_seeds.scoring_pending(db)
     if idle_for is not None:
         cutoff = iso(utcnow() - timedelta(seconds=idle_for))
-        pending = {i: p for i, p in pending.items() if p[1] is None or p[1] < cutoff}
+        mine = set(also)
+        pending = {i: p for i, p in pending.items() if i in mine or p[1] is None or p[1] < cutoff}
     if not pending:
         return 0
     return rescore(db, (config or Config()).match, list(pending), restart=False, stop=stop).new

@@ -195,3 +195,24 @@ def test_which_brief_entries_get_their_page_fetched_does_not_depend_on_what_seed
     between = (learned + own) / 2 / seed.threshold  # a prefilter what it learned would pass and its text would not
     assert Matcher(fresh_db, MatchConfig(full_text_prefilter=between)).full_text_candidates(feed_id, entries) == []
     assert Matcher(fresh_db, MatchConfig(full_text_prefilter=own / seed.threshold * 0.99)).full_text_candidates(feed_id, entries) == entries
+
+
+def test_learning_finishes_scoring_a_cut_short_run_left_pending_unless_it_is_under_way(fresh_db):
+    _aceh_with_reports(fresh_db)
+    save_seed(fresh_db, _seed("haiti", HAITI))
+    articles = fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    aceh, haiti = _seed_id(fresh_db, "aceh"), _seed_id(fresh_db, "haiti")
+    # Both seeds' scoring was cut short before it stored anything: aceh's an hour ago (a `seeds add` stopped
+    # with Ctrl-C), haiti's just now (another process may be scoring it).
+    store_seeds.start_scoring(fresh_db, [aceh, haiti])
+    fresh_db.execute("UPDATE seeds SET scoring_at = '2020-01-01T00:00:00Z' WHERE id = ?", [aceh])
+    fresh_db.execute("DELETE FROM matches")
+    assert learn_from_best_matches(fresh_db, Config()) == articles
+    pending = store_seeds.scoring_pending(fresh_db)
+    assert aceh not in pending and haiti in pending
+    counts = dict(fresh_db.execute("SELECT seed_id, count(*) FROM matches GROUP BY seed_id").fetchall())
+    assert counts[aceh] == articles
+    # Of haiti, only the rows written beside the articles aceh calls its own (its claims may change there).
+    own = {r[0] for r in fresh_db.execute("SELECT article_id FROM matches WHERE seed_id = ? AND verdict != 'unrelated'", [aceh])}
+    haiti_rows = {r[0] for r in fresh_db.execute("SELECT article_id FROM matches WHERE seed_id = ?", [haiti])}
+    assert haiti_rows <= own and len(haiti_rows) < articles
