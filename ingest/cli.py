@@ -459,7 +459,7 @@ def rescore(state: State, seed_ref: str | None) -> None:
     from .processor import rescore as run_rescore
 
     ids = [_seed(state, seed_ref)["id"]] if seed_ref else None
-    stats = run_rescore(state.db, state.config.match, ids)
+    stats = run_rescore(state.db, state.config.match, ids, processes=state.config)
     again = learn_from_best_matches(state.db, state.config)
     seeds = [s for s in store_seeds.list_seeds(state.db) if ids is None or s["id"] in ids]
     learned = f", {again} again as the seeds learned from their best matches" if again else ""

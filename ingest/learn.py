@@ -35,7 +35,8 @@ def learn_from_best_matches(db: sqlite_utils.Database, config: Config | None = N
     changed = store_seeds.update_feedback(db, count, match.default_threshold)
     if not changed and not store_seeds.scoring_pending(db):
         return 0
-    log.debug("feedback changed for seeds %s", changed)
+    if changed:
+        log.debug("feedback changed for seeds %s", changed)
     from .manage import SCORING_IDLE, finish_seed_scoring
 
     # With them, scoring that a cut-short run left pending (a `seeds add` stopped with Ctrl-C, a migration),

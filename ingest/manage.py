@@ -86,7 +86,8 @@ def finish_seed_scoring(
         pending = {i: p for i, p in pending.items() if i in mine or p[1] is None or p[1] < cutoff}
     if not pending:
         return 0
-    return rescore(db, (config or Config()).match, list(pending), restart=False, stop=stop).new
+    config = config or Config()
+    return rescore(db, config.match, list(pending), restart=False, stop=stop, processes=config).new
 
 
 def remove_seed(db: sqlite_utils.Database, seed_id: int, config: Config | None = None) -> int:

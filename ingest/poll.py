@@ -150,26 +150,14 @@ class Poller:
         waiting = list(reversed(feeds))
         most = self.config.feeds_in_flight + self.config.fetch.global_limit
         pending: set[asyncio.Task] = set()
-        # Feeds report here as they end: asyncio.wait() over every feed in flight costs each wake-up a
-        # callback per feed, and a poll of 304s wakes up once a feed.
-        finished: asyncio.Queue[asyncio.Task] = asyncio.Queue()
         try:
             while waiting or pending:
                 while waiting and len(pending) < most and not self.stop.is_set():
-                    task = asyncio.create_task(self.refresh_feed(fetcher, waiting.pop()))
-                    task.add_done_callback(finished.put_nowait)
-                    pending.add(task)
+                    pending.add(asyncio.create_task(self.refresh_feed(fetcher, waiting.pop())))
                 if not pending:
                     break
-                try:
-                    # The timeout is when a stop asked for by another thread (self.stop) is noticed.
-                    done = [await asyncio.wait_for(finished.get(), 0.2)]
-                except asyncio.TimeoutError:
-                    done = []
-                while not finished.empty():
-                    done.append(finished.get_nowait())
+                done, pending = await asyncio.wait(pending, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    pending.discard(task)
                     self._count(summary, task.result(), progress)
                 if self.stop.is_set() and pending:
                     # A feed already being stored finishes its transaction on the worker thread.
@@ -303,8 +291,17 @@ class Poller:
     async def _flush_checked(self) -> None:
         """Write the waiting states of feeds with nothing new, on the store thread."""
         checked, self._checked = self._checked, []
-        if checked:
-            await asyncio.get_running_loop().run_in_executor(self._worker, self._write_checked, checked)
+        if not checked:
+            return
+        job = self._worker.submit(self._write_checked, checked)
+        try:
+            await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            # A stop cancels the feed that carries the batch. A write that has not started is put back for
+            # close() to make (one under way ends before close() goes on): those feeds were counted.
+            if job.cancelled() or job.cancel():
+                self._checked[:0] = checked
+            raise
 
     @staticmethod
     def _checked_state(feed: dict, result: FetchResult) -> dict:
@@ -369,7 +366,8 @@ class Poller:
     def _prepare(
         self, feed: dict, result: FetchResult, new_hash: str | None, extracted: "Extracted | None" = None
     ) -> "FeedOutcome | _Prepared":
-        """Parse a fetched body (new_hash: its body_hash, None for a 304); a 304, an unchanged body or a parse error ends the poll here."""
+        """Parse a fetched body (new_hash: its body_hash, None for a 304); a 304 or an unchanged body that came by a
+        permanent redirect (the others go by _nothing_new), or a parse error, ends the poll here."""
         cfg = self.config.schedule
         state = self._checked_state(feed, result)
         state.update(self._redirect_state(feed, result))

@@ -16,7 +16,7 @@ from store import articles as store_articles
 from store import seeds as store_seeds
 from store.db import transaction
 
-from .config import MatchConfig
+from .config import Config, MatchConfig
 from .dedupe import IndexedArticles, TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
 from .score import ENTITY_SHARE, Scored, Vocabulary, apply_keywords, blend, cosine, dot, entities, length_lift, parse_keywords, terms, terms_of_words, with_feedback
@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("seedwatch")
 
 BATCH_ENTRIES = 2000  # new entries whose terms are counted, then judged and stored, together
-# A rescore of this many stored articles or more computes their features in parser processes, on every core,
-# the next batch's while this one is judged and stored (100,000 articles, one seed: 65 s in one thread).
+# A rescore with this many stored articles or more left to read computes their features in parser
+# processes, the next batch's while this one is judged and stored (100,000 articles, one seed: 64.7 s in
+# one thread, 47.5 s so on two cores; starting the processes costs ~0.3 s).
 PARALLEL_RESCORE_MIN = 5_000
-RESCORE_CHUNK = 100  # articles per task sent to a parser process
+RESCORE_CHUNK = 100  # articles per task sent to a parser process (a batch of 500 is 5 tasks)
 FEEDBACK_REFRESH = 0.01  # growth of the store after which seed vectors with feedback are made again (Matcher.refresh)
 
 
@@ -435,6 +436,7 @@ def rescore(
     restart: bool = True,
     stop: Callable[[], bool] | None = None,
     batch: int = 500,
+    processes: Config | None = None,
 ) -> ProcessStats:
     """Judge every stored article again against these seeds (all when None); restart=False only finishes.
 
@@ -443,6 +445,7 @@ def rescore(
     (seeds add or sync, rescore, the daemon) finishes it where it stopped. Features are computed outside
     the write transaction, so a long rescore holds the write lock only while it stores each batch (and
     judges again, with every seed or the owners, the few articles that some seed calls its own).
+    Features of a large store's articles come from parser processes, set up as processes says (StoredFeatures).
     Seeds claim articles from each other (Matcher.judge); a seed "owns" an article it calls related or a
     copy. Where a seed being scored owns an article as stored, or any seed judged in the batch owns it
     now, every seed is judged again on it and every row is written: the claims on the others may change.
@@ -453,7 +456,7 @@ def rescore(
     if restart:
         store_seeds.start_scoring(db, seed_ids)
     stats = ProcessStats()
-    source = StoredFeatures(db, (config or MatchConfig()).shingle_size, batch)
+    source = StoredFeatures(db, (config or MatchConfig()).shingle_size, batch, processes or Config())
     try:
         _rescore(db, config, seed_ids, stop, source, stats)
     finally:
@@ -523,25 +526,31 @@ def _features_of_texts(texts: list[tuple[str, str]], shingle_size: int) -> list[
 class StoredFeatures:
     """The stored articles a rescore reads, batch by batch in id order, with their features.
 
-    From PARALLEL_RESCORE_MIN articles on, the features are computed in parser processes: a batch's are
-    asked for when the batch before it is handed out, so they are ready by the time it has been judged and
-    stored. If the processes cannot start or die, the rest is computed here, as for a small store.
+    When PARALLEL_RESCORE_MIN articles or more are left to read (and Config.parse_in_processes allows),
+    the features are computed in parser processes: a batch's are asked for when the batch before it is
+    handed out, so they are ready by the time it has been judged and stored. If the processes cannot
+    start or die, the rest is computed here, as for a small store.
     """
 
-    def __init__(self, db: sqlite_utils.Database, shingle_size: int, batch: int):
-        self.db, self.shingle_size, self.batch = db, shingle_size, batch
-        self._parallel = (os.cpu_count() or 1) > 1 and store_articles.article_count(db) >= PARALLEL_RESCORE_MIN
+    def __init__(self, db: sqlite_utils.Database, shingle_size: int, batch: int, processes: Config):
+        self.db, self.shingle_size, self.batch, self.processes = db, shingle_size, batch, processes
+        self._parallel: bool | None = None if processes.parse_in_processes and (os.cpu_count() or 1) > 1 else False
         self._pool = None
-        self._ahead: tuple[int, list[dict], list] | None = None  # (after, rows, futures of their features)
+        self._ahead: tuple[int, list[dict], list | None] | None = None  # (after, rows, futures of their features)
 
     def after(self, start: int) -> tuple[list[dict], list[Features]]:
         """The next batch of stored articles with an id above start, and their features."""
-        if self._ahead is not None and self._ahead[0] == start:
-            _, rows, futures = self._ahead
+        if self._parallel is None:  # decided on the first read: what is left to read, not the store's size
+            self._parallel = store_articles.count_after(self.db, start, PARALLEL_RESCORE_MIN) >= PARALLEL_RESCORE_MIN
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == start:
+            _, rows, futures = ahead
         else:
+            if ahead is not None:  # another run moved a cursor back, or the seeds changed: not this batch
+                for future in ahead[2] or ():
+                    future.cancel()
             rows = store_articles.articles_after(self.db, start, self.batch)
             futures = self._submit(rows)
-        self._ahead = None
         if futures is not None and len(rows) == self.batch:
             following = store_articles.articles_after(self.db, rows[-1]["id"], self.batch)
             self._ahead = (rows[-1]["id"], following, self._submit(following))
@@ -561,10 +570,9 @@ class StoredFeatures:
             return None
         try:
             if self._pool is None:
-                from .config import Config
                 from .poll import parser_processes
 
-                self._pool = parser_processes(Config.parser_memory_mb)(os.cpu_count() or 1)
+                self._pool = parser_processes(self.processes.parser_memory_mb)(os.cpu_count() or 1)
             texts = self._texts(rows)
             return [self._pool.submit(_features_of_texts, texts[i : i + RESCORE_CHUNK], self.shingle_size) for i in range(0, len(texts), RESCORE_CHUNK)]
         except Exception as exc:  # noqa: BLE001 - the processes cannot start: compute here

@@ -165,6 +165,11 @@ def articles_after(db: sqlite_utils.Database, after: int, limit: int = 500) -> l
     return list(db.query("SELECT id, title, summary, content FROM articles WHERE id > ? ORDER BY id LIMIT ?", [after, limit]))
 
 
+def count_after(db: sqlite_utils.Database, after: int, most: int) -> int:
+    """How many stored articles have an id above after, counting no further than most."""
+    return db.execute("SELECT count(*) FROM (SELECT 1 FROM articles WHERE id > ? LIMIT ?)", [after, most]).fetchone()[0]
+
+
 def article_count(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT count(*) FROM articles").fetchone()[0]
 

@@ -105,20 +105,35 @@ def test_feeds_with_nothing_new_have_their_checks_stored_in_batches(fresh_db, se
         assert state["etag"] == f["etag"] or f["etag"] is None
 
 
-def test_a_stopped_poll_stores_the_checks_it_made(fresh_db, server):
+def test_a_stopped_poll_stores_the_checks_it_counted(fresh_db, server, monkeypatch):
+    import ingest.poll
     from ingest.poll import Poller
 
-    feeds = [add(fresh_db, server, f"/feed{i}.xml", Response(rss([{**ITEMS[0], "guid": f"g{i}"}]), etag=True)) for i in range(6)]
+    feeds = [add(fresh_db, server, f"/feed{i}.xml", Response(rss([{**ITEMS[0], "guid": f"g{i}"}]), etag=True)) for i in range(8)]
     poll_feeds(fresh_db, feeds, fast_config())
     for f in feeds:
         store_feeds.update_feed(fresh_db, f["id"], {"last_checked_at": "2020-01-01T00:00:00Z"})
+    write = store_feeds.update_feeds
+
+    def slow(db, states):
+        time.sleep(0.3)  # the store thread is busy when the stop comes: the next batch waits for it
+        write(db, states)
+
+    monkeypatch.setattr(ingest.poll, "CHECKED_BATCH", 2)
+    monkeypatch.setattr(store_feeds, "update_feeds", slow)
     poller = Poller(fresh_db, fast_config())
+    seen = []
+
+    def progress(outcome):
+        seen.append(outcome)
+        if len(seen) == 3:
+            poller.stop.set()  # feeds still in flight are cancelled, one of them carrying a batch
+
     try:
-        # The first feed to end asks the poll to stop; feeds still in flight are cancelled.
-        summary = asyncio.run(poller.poll([store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], lambda o: poller.stop.set()))
+        summary = asyncio.run(poller.poll([store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], progress))
     finally:
         poller.close()
-    assert summary.outcomes and all(o.status == "not-modified" for o in summary.outcomes)
+    assert len(summary.outcomes) >= 3 and all(o.status == "not-modified" for o in summary.outcomes)
     for o in summary.outcomes:
         assert store_feeds.find_feed(fresh_db, o.feed_id)["last_checked_at"] > "2020-01-01T00:00:00Z"
 

@@ -397,6 +397,7 @@ def test_a_rescore_of_a_large_store_computes_features_in_parser_processes_and_st
     asked = []
     submit = ingest.processor.StoredFeatures._submit
     monkeypatch.setattr(ingest.processor, "PARALLEL_RESCORE_MIN", 1)
+    monkeypatch.setattr(ingest.processor.os, "cpu_count", lambda: 2)  # a one-core runner would compute them here
     monkeypatch.setattr(ingest.processor.StoredFeatures, "_submit", lambda self, rows: asked.append(f := submit(self, rows)) or f)
     fresh_db.execute("UPDATE matches SET score = 0, base = 0, explain = '{}'")
     assert rescore(fresh_db, MatchConfig(), batch=4).new == 9
@@ -431,12 +432,38 @@ def test_a_rescore_goes_on_in_one_process_when_parser_processes_fail(fresh_db, m
         return lambda workers: Dying()
 
     monkeypatch.setattr(ingest.processor, "PARALLEL_RESCORE_MIN", 1)
+    monkeypatch.setattr(ingest.processor.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(ingest.poll, "parser_processes", start)
     fresh_db.execute("UPDATE matches SET score = 0, base = 0, explain = '{}'")
     assert rescore(fresh_db, MatchConfig(), batch=4).new == 9
     assert _every_match(fresh_db) == alone
     error = "OSError: [Errno 24] Too many open files" if failure == "cannot-start" else "BrokenProcessPool: a child process terminated abruptly"
     assert f"scoring goes on in one process: parser processes failed ({error})" in caplog.text
+
+
+@pytest.mark.parametrize("left, parse_in_processes, expected", [(9, True, True), (8, True, False), (9, False, False)])
+def test_a_rescore_uses_parser_processes_only_for_enough_articles_left_and_when_allowed(fresh_db, monkeypatch, left, parse_in_processes, expected):
+    import ingest.poll
+    import ingest.processor
+
+    _store_to_rescore(fresh_db)
+    started = []
+    monkeypatch.setattr(ingest.processor, "PARALLEL_RESCORE_MIN", 9)
+    monkeypatch.setattr(ingest.processor.os, "cpu_count", lambda: 2)
+    def start(memory_mb):
+        started.append(memory_mb)
+
+        def no_pool(workers):
+            raise OSError("a stand-in: only whether processes were asked for counts, and with what settings")
+
+        return no_pool
+
+    monkeypatch.setattr(ingest.poll, "parser_processes", start)
+    first = fresh_db.execute("SELECT min(id) - 1 FROM articles").fetchone()[0]
+    source = ingest.processor.StoredFeatures(fresh_db, 5, 4, Config(parse_in_processes=parse_in_processes, parser_memory_mb=300))
+    rows, features = source.after(first + 9 - left)
+    assert len(rows) == len(features) == 4
+    assert started == ([300] if expected else [])
 
 
 def test_claim_settings_out_of_range_are_refused():
