@@ -10,6 +10,7 @@ parsers.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ def start_parser_process(parent_pid: int, memory_mb: int) -> None:
         os.nice(NICE)
     except (AttributeError, OSError):  # no os.nice (Windows), or refused: the same priority as the poll
         pass
+    # Ctrl-C in a terminal reaches every process of its group. The seedwatch process stops its poll or
+    # rescore and says so in one line; a parser process ends at once, without a traceback of its own.
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(1))
     exit_with_parent(parent_pid)
 
 

@@ -39,23 +39,27 @@ BOILERPLATE = re.compile(
 
 # A line that begins like an address: scraped pages often open with their URL, and some tokenisers put
 # spaces around its punctuation ("http: / / example. com / 2005 / 11 / story. html").
-_URL_START = re.compile(r"^[ \t]*(?:https?[ \t]*:[ \t]*/[ \t]*/|www[ \t]*\.)[^\n]*", re.IGNORECASE | re.MULTILINE)
+_URL_START = re.compile(r"\s*(?:https?\s*:\s*/\s*/|www\s*\.)", re.IGNORECASE)
 _URL_PUNCTUATION = re.compile(r"\s*([./:?=&#%~+_-])\s*")
 
 
 def without_url_lines(text: str) -> str:
-    """The text without lines that are an address and nothing else.
+    """The text without lines that are an address and nothing else (lines as str.splitlines() sees them).
 
     An address is not prose: its parts (http, www, html, the site's name, the date in its path) are words
     every page of that site shares, and as a title they would count double.
     """
-    if ("/" not in text and "ww" not in text and "WW" not in text) or _URL_START.search(text) is None:
-        return text  # most texts have neither, and these tests cost less than the search
-    return _URL_START.sub(lambda m: "" if _is_url(m.group()) else m.group(), text)
+    if "/" not in text and "www" not in text.casefold():
+        return text  # most texts: no line of them can be an address
+    lines = text.splitlines(keepends=True)
+    kept = [line for line in lines if not _is_url(line)]
+    return text if len(kept) == len(lines) else "".join(kept)
 
 
 def _is_url(line: str) -> bool:
-    """Whether a line that begins like an address is one address alone (spaces around its punctuation aside)."""
+    """Whether a line is one address alone (spaces around its punctuation aside)."""
+    if _URL_START.match(line) is None:
+        return False
     return not any(c.isspace() for c in _URL_PUNCTUATION.sub(r"\1", line.strip()))
 
 

@@ -84,10 +84,18 @@ def terms(title: str, body: str) -> Counter[str]:
     return counts
 
 
+def _address_alone(line: str) -> bool:
+    """A line that is one URL and nothing else, once the spaces around its punctuation are closed up."""
+    squeezed = re.sub(r"\s*([./:?=&#%~+_-])\s*", r"\1", line.strip())
+    return re.match(r"(https?://|www\.)", squeezed, re.IGNORECASE) is not None and re.search(r"\s", squeezed) is None
+
+
 def entities(title: str, body: str) -> Counter[str]:
-    """Counts of names and figures: capitalised words not opening a sentence, and numbers."""
+    """Counts of names and figures: capitalised words not opening a sentence, and numbers; none in a line
+    that is an address alone."""
     counts: Counter[str] = Counter()
     for weight, text in ((TITLE_WEIGHT, title), (1, body)):
+        text = "".join(line for line in text.splitlines(keepends=True) if not _address_alone(line))
         if text.isupper() or text.istitle():
             continue  # a headline in capitals says nothing about which words are names
         for line in text.splitlines():

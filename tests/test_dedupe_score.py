@@ -280,10 +280,12 @@ def test_an_address_alone_on_its_line_has_no_names_or_figures() -> None:
 @pytest.mark.parametrize(
     "line",
     ["http: / / secretdubai. blogspot. nl / 2005 / 11 / did-earth-move-for-you. html", "https://example.com/a?b=1&c=2#d",
-     "www.example.co.uk/news/story-1", "  HTTP://EXAMPLE.COM/  ", "http: / / forums. nba-live. com / viewtopic. php? f=44&t=25677"],
+     "www.example.co.uk/news/story-1", "  HTTP://EXAMPLE.COM/  ", "wWw.Example.com", "http: / / forums. nba-live. com / viewtopic. php? f=44&t=25677"],
 )
 def test_without_url_lines_drops_a_line_that_is_an_address(line: str) -> None:
-    assert without_url_lines(f"Before\n{line}\nAfter") == "Before\n\nAfter"
+    assert without_url_lines(f"Before\n{line}\nAfter") == "Before\nAfter"
+    assert without_url_lines(f"{line}\r\nAfter") == "After"
+    assert without_url_lines(f"Before\u2028{line}") == "Before\u2028"  # a line break as str.splitlines() sees it
 
 
 @pytest.mark.parametrize(

@@ -470,6 +470,31 @@ def test_parser_processes_start_with_the_parsers_loaded_and_at_a_lower_priority(
         assert state["nice"] == min(19, here + NICE) > here  # below the store thread, which is the critical path
 
 
+def test_ctrl_c_ends_a_parser_process_without_a_traceback(capfd):
+    import signal
+
+    from ingest.extract import _alive
+    from ingest.poll import ParserPool, parser_processes
+
+    async def run():
+        pool = ParserPool(1, parser_processes(512))
+        try:
+            worker = await pool.run(time.monotonic() + 30, os.getpid)
+            # As a terminal's Ctrl-C does, to every process of the group. (A test run in the background may
+            # have inherited SIGINT ignored, so that a parser process without its own handler lives on.)
+            os.kill(worker, signal.SIGINT)
+            deadline = time.monotonic() + 5
+            while _alive(worker) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            return _alive(worker)
+        finally:
+            pool.close()
+
+    assert asyncio.run(run()) is False
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
 def test_the_seedwatch_script_imports_nothing_a_parser_process_does_not_need():
     # A parser process started from the `seedwatch` script runs the script again (CPython 3.11 does so for
     # a __main__ given by path), and the script imports the module its entry point is in.

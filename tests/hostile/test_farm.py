@@ -29,6 +29,12 @@ from store import feeds as store_feeds
 from store.db import open_db
 from tests.conftest import FOUNDING_SEED
 from tests.hostile.conftest import MAX_RSS_MB, articles_of, assert_no_secret, assert_plain_words
+
+# At the default body limit (not the small suite's 1 MiB), the slow feed is ~32 MiB of <b/>: its parse needs
+# more memory than a parser process may use, or more time than the deadline, and which limit it meets first
+# depends on how fast the machine is. Either must stop it with its own clear error; test_xml.py pins the
+# deadline on a 1 MiB body.
+FARM_ERRORS = {"slow_to_parse": r"^(parsing did not finish within the poll deadline|not a feed seedwatch can read: parsing it needs more memory than a parser may use)"}
 from tests.hostile.farm import CASES, Farm, good_feed, good_urls
 
 SEEDWATCH = [sys.executable, "-m", "ingest"]
@@ -124,9 +130,10 @@ def test_whole_hostile_farm_in_one_poll_all(tmp_path, tmp_path_factory):
                 assert articles_of(conn, feed_id) == [], "an error, yet entries were stored"
                 continue
             if case is not None and case.error:
+                error = FARM_ERRORS.get(name, case.error)
                 assert feed["status"] == "error", f"status {feed['status']}"
                 assert_plain_words(feed["last_error"])
-                assert re.search(case.error, feed["last_error"]), f"error {feed['last_error']!r} !~ {case.error!r}"
+                assert re.search(error, feed["last_error"]), f"error {feed['last_error']!r} !~ {error!r}"
             else:
                 assert feed["status"] == "ok" and feed["last_error"] is None, f"status {feed['status']}: {feed['last_error']}"
             rows = articles_of(conn, feed_id)
