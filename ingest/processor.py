@@ -519,7 +519,7 @@ def _rescore(
 
 
 def _features_of_texts(texts: list[tuple[str, str]], shingle_size: int) -> list[Features]:
-    """features_of each (title, body): a parser process's share of a rescore."""
+    """features_of each (title, body): a parser process's share of a rescore, or all of it in this process."""
     return [features_of(title, shingle_size, body) for title, body in texts]
 
 
@@ -559,7 +559,7 @@ class StoredFeatures:
                 return rows, [f for future in futures for f in future.result()]
             except Exception as exc:  # noqa: BLE001 - a dead process pool (BrokenProcessPool, OSError): go on here
                 self._give_up(exc)
-        return rows, [features_of(title, self.shingle_size, body) for title, body in self._texts(rows)]
+        return rows, _features_of_texts(self._texts(rows), self.shingle_size)
 
     def _texts(self, rows: list[dict]) -> list[tuple[str, str]]:
         return [(r["title"] or "", article_text(None, r["summary"], r["content"])) for r in rows]
