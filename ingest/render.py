@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import shutil
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +65,8 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
 
 def to_atom(rows: Sequence[dict[str, Any]], title: str, feed_id: str, updated: str) -> str:
     """An Atom feed of matches, subscribable in any reader."""
+    import xml.etree.ElementTree as ET  # here: only this export needs it, and every command imports render
+
     ns = "http://www.w3.org/2005/Atom"
     ET.register_namespace("", ns)
     feed = ET.Element(f"{{{ns}}}feed")

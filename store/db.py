@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .schema import migrate
+from .schema import MIGRATIONS, migrate
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -47,7 +47,9 @@ def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Datab
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_KEEP_BYTES}")
         conn.execute("PRAGMA foreign_keys = ON")
-        db = sqlite_utils.Database(conn)
+        # No sqlite-utils plugins: their prepare_connection hook has nothing to give seedwatch, and finding
+        # them scans every installed package's entry points (~10-20 ms of each command's start).
+        db = sqlite_utils.Database(conn, execute_plugins=False)
         if migrate_schema:
             migrate(db, transaction)
     except sqlite3.DatabaseError as exc:
@@ -55,6 +57,47 @@ def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Datab
     if mode.lower() != "wal" and str(path) != ":memory:":
         raise StoreError(f"cannot open database {path}: WAL mode refused ({mode})")
     return db
+
+
+class Reader:
+    """The store for a command that only reads: the calls store/'s reads make (conn, execute, query) on sqlite3 alone.
+
+    `seedwatch query` spent ~45 of its ~97 ms importing sqlite-utils (dateutil and its regexes among them)
+    for these three calls. store/'s reading functions take it where their hints say Database. The
+    connection is query_only, so a write sent here fails instead of landing.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def query(self, sql: str, params: Any = None) -> Iterator[dict[str, Any]]:
+        """Each row as a dict, as sqlite_utils.Database.query gives it."""
+        cursor = self.execute(sql, params)
+        keys = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(keys, row))
+
+
+def open_reader(path: str | Path) -> Reader | sqlite_utils.Database:
+    """Open the store to read only; a store that does not exist yet or needs migrating is opened by open_db."""
+    path = Path(path)
+    if not path.is_file():
+        return open_db(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    if current != len(MIGRATIONS) or journal.lower() != "wal":
+        conn.close()
+        return open_db(path)
+    conn.execute("PRAGMA query_only = ON")
+    return Reader(conn)
 
 
 def fit_page_cache(db: sqlite_utils.Database) -> int:

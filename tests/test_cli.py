@@ -11,6 +11,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 import tomllib
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
@@ -1122,6 +1124,38 @@ def test_db_that_is_not_sqlite(tmp_path, command):
     error = fails(Runner(path)(*command), 1)
     assert str(path) in error
     assert path.read_bytes() == garbage  # left as it was
+
+
+# The silent ones first: they log nothing, so they do not import logging either.
+READING_COMMANDS = [["query"], ["query", "drone", "--seed", SEED], ["show", "1"], ["stats"], ["export", "--format", "csv"],
+                    ["feeds", "list"], ["seeds", "list"], ["feeds", "export"]]
+
+
+def test_reading_commands_do_not_import_sqlite_utils(store, db_path):
+    """query, show, stats, lists and exports read through sqlite3 alone: importing sqlite-utils is ~half their start-up."""
+    script = (
+        "import sys\n"
+        "from ingest.cli import SILENT_COMMANDS, cli\n"
+        f"for args in {READING_COMMANDS!r}:\n"
+        f"    try: cli.main(['--db', {str(db_path)!r}, *args], prog_name='seedwatch')\n"
+        "    except SystemExit as exc: assert exc.code in (0, None), (args, exc.code)\n"
+        "    assert 'sqlite_utils' not in sys.modules, args\n"
+        "    assert 'logging' not in sys.modules or args[0] not in SILENT_COMMANDS, args\n"
+        "print('all read')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("all read")
+    control = subprocess.run(  # the check sees the import where there is one
+        [sys.executable, "-c", script.replace("for args in", "import sqlite_utils\nfor args in")], capture_output=True, text=True, timeout=120
+    )
+    assert control.returncode == 1 and "AssertionError: ['query']" in control.stderr
+
+
+def test_a_command_that_looks_up_a_seed_then_writes(store):
+    kept = query_json(store)[0]["id"]
+    ok(store("mark", str(kept), "--kept", "--seed", SEED))
+    assert [r["id"] for r in query_json(store, "--status", "kept", "--seed", SEED)] == [kept]
 
 
 def test_db_from_the_environment(tmp_path):
