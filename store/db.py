@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import MIGRATIONS, migrate
+from .schema import MIGRATIONS, NewerSchema, migrate
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -52,7 +52,7 @@ def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Datab
         db = sqlite_utils.Database(conn, execute_plugins=False)
         if migrate_schema:
             migrate(db, transaction)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, NewerSchema) as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from None
     if mode.lower() != "wal" and str(path) != ":memory:":
         raise StoreError(f"cannot open database {path}: WAL mode refused ({mode})")

@@ -231,11 +231,15 @@ def version(db: sqlite_utils.Database) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
+class NewerSchema(Exception):
+    """The store was written by a newer seedwatch: its schema version is one this code does not know."""
+
+
 def migrate(db: sqlite_utils.Database, transaction: Callable[[sqlite_utils.Database], Any]) -> int:
     """Apply every migration the file has not seen yet, each in its own transaction."""
     current = version(db)
     if current > len(MIGRATIONS):
-        raise RuntimeError(f"database schema version {current} is newer than this seedwatch ({len(MIGRATIONS)})")
+        raise NewerSchema(f"its schema version {current} is newer than this seedwatch's ({len(MIGRATIONS)}): upgrade seedwatch")
     for number in range(current, len(MIGRATIONS)):
         with transaction(db):
             if version(db) != number:  # another process migrated while we waited for the lock

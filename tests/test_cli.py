@@ -1127,6 +1127,17 @@ def test_db_that_is_not_sqlite(tmp_path, command):
 
 
 # The silent ones first: they log nothing, so they do not import logging either.
+@pytest.mark.parametrize("command", [["stats"], ["query"], ["seeds", "add", str(FOUNDING_SEED)]])
+def test_db_from_a_newer_seedwatch(db_path, command):
+    from store.db import open_db
+
+    db = open_db(db_path)
+    db.execute("PRAGMA user_version = 999")
+    db.conn.close()
+    error = fails(Runner(db_path)(*command), 1)
+    assert str(db_path) in error and "newer than this seedwatch" in error
+
+
 READING_COMMANDS = [["query"], ["query", "drone", "--seed", SEED], ["show", "1"], ["stats"], ["export", "--format", "csv"],
                     ["feeds", "list"], ["seeds", "list"], ["feeds", "export"]]
 

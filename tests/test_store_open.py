@@ -55,7 +55,7 @@ def test_an_older_store_is_migrated_before_it_is_read(db_path):
 
 def test_a_store_newer_than_this_seedwatch_is_refused_as_open_db_refuses_it(fresh_db, db_path):
     fresh_db.execute(f"PRAGMA user_version = {len(schema.MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="newer than this seedwatch"):
+    with pytest.raises(StoreError, match=f"cannot open database {db_path}: its schema version .* is newer than this seedwatch's"):
         open_reader(db_path)
 
 
