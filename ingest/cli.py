@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,7 +168,8 @@ def seeds_add(state: State, source: str, name: str | None, threshold: float | No
         doc.threshold = threshold
     if keywords is not None:
         doc.keywords = [k.strip() for k in keywords.split(",") if k.strip()]
-    _, change, scored = save_seed(state.db, doc, state.config)
+    with _scoring_bar(state) as progress:
+        _, change, scored = save_seed(state.db, doc, state.config, progress)
     state.say(f"{change} seed {doc.name}: {doc.title}" + (f" (scored {scored} stored articles)" if scored else ""))
 
 
@@ -229,7 +232,8 @@ def seeds_sync(state: State) -> None:
     """
     from .manage import sync_folder
 
-    report = sync_folder(state.db, state.seeds_dir, state.config)
+    with _scoring_bar(state) as progress:
+        report = sync_folder(state.db, state.seeds_dir, state.config, progress=progress)
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
     state.say(report.line())
@@ -427,9 +431,42 @@ def _learn(state: State) -> None:
     """Let the seeds learn from their best matches, and say what it cost."""
     from .learn import learn_from_best_matches
 
-    scored = learn_from_best_matches(state.db, state.config)
+    with _scoring_bar(state) as progress:
+        scored = learn_from_best_matches(state.db, state.config, progress=progress)
     if scored:
         state.say(f"seeds learned from their best matches: {scored} articles scored again")
+
+
+def _is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def _scoring_bar(state: State) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal's stderr while stored articles are scored (100,000 take about a minute).
+
+    Yields the progress callback for processor.rescore, or None when there is no terminal to draw on. A
+    scoring that starts over (the seeds learn, and the store is scored again) gets a bar of its own.
+    """
+    if state.quiet or not _is_terminal():
+        yield None
+        return
+    bars: list = []
+
+    def update(done: int, total: int) -> None:
+        bar = bars[-1] if bars else None
+        if bar is None or total != bar.length or done < bar.pos:
+            if bar is not None:
+                bar.render_finish()
+            bar = click.progressbar(length=total, label="scoring stored articles", file=sys.stderr)
+            bars.append(bar)
+        bar.update(done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        if bars:
+            bars[-1].render_finish()
 
 
 class _NoBar:
@@ -484,8 +521,9 @@ def rescore(state: State, seed_ref: str | None) -> None:
     from .processor import rescore as run_rescore
 
     ids = [_seed(state, seed_ref)["id"]] if seed_ref else None
-    stats = run_rescore(state.db, state.config.match, ids, processes=state.config)
-    again = learn_from_best_matches(state.db, state.config)
+    with _scoring_bar(state) as progress:
+        stats = run_rescore(state.db, state.config.match, ids, processes=state.config, progress=progress)
+        again = learn_from_best_matches(state.db, state.config, progress=progress)
     seeds = [s for s in store_seeds.list_seeds(state.db) if ids is None or s["id"] in ids]
     learned = f", {again} again as the seeds learned from their best matches" if again else ""
     state.say(f"rescored {stats.new} articles{learned}: {sum(s['related'] for s in seeds)} related, {sum(s['copies'] for s in seeds)} copies")

@@ -18,10 +18,14 @@ from .config import Config
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from .processor import Progress
+
 log = logging.getLogger("seedwatch")
 
 
-def learn_from_best_matches(db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None) -> int:
+def learn_from_best_matches(
+    db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None, progress: Progress | None = None
+) -> int:
     """Give each seed its best matches as feedback and score the store again for the seeds whose set changed.
 
     A seed's term vectors include those of its best matches (processor.Matcher.refresh), so articles are
@@ -41,4 +45,4 @@ def learn_from_best_matches(db: sqlite_utils.Database, config: Config | None = N
 
     # With them, scoring that a cut-short run left pending (a `seeds add` stopped with Ctrl-C, a migration),
     # unless it progressed within SCORING_IDLE: another process may be doing it right now.
-    return finish_seed_scoring(db, config, stop, idle_for=SCORING_IDLE, also=changed)
+    return finish_seed_scoring(db, config, stop, idle_for=SCORING_IDLE, also=changed, progress=progress)

@@ -21,7 +21,7 @@ from .fetcher import Fetcher
 from .learn import learn_from_best_matches
 from .opml import parse_feed_list, parse_opml
 from .parser import discover_feeds, parse_feed
-from .processor import Matcher, rejudge_tx, rescore
+from .processor import Matcher, Progress, rejudge_tx, rescore
 from .seeds import SEED_SUFFIXES, SeedDoc, load_seed_file, seed_from_html
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def check_feed_url(url: str) -> str:
     return url.strip()
 
 
-def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = None) -> tuple[int, str, int]:
+def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = None, progress: Progress | None = None) -> tuple[int, str, int]:
     """Store a seed and, when it is new or changed, score every stored article against it.
 
     Where the seed calls an article its own, now or before the change, the other seeds' judgements of that
@@ -54,8 +54,8 @@ def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = N
     (learn_from_best_matches), which may score the store again.
     """
     seed_id, change = _store(db, doc)
-    scored = finish_seed_scoring(db, config)
-    learn_from_best_matches(db, config)
+    scored = finish_seed_scoring(db, config, progress=progress)
+    learn_from_best_matches(db, config, progress=progress)
     return seed_id, change, scored
 
 
@@ -72,6 +72,7 @@ def finish_seed_scoring(
     stop: Callable[[], bool] | None = None,
     idle_for: float | None = None,
     also: Iterable[int] = (),
+    progress: Progress | None = None,
 ) -> int:
     """Finish every seed's pending scoring (a seed added, changed or rescored by a run that was cut short).
 
@@ -87,7 +88,7 @@ def finish_seed_scoring(
     if not pending:
         return 0
     config = config or Config()
-    return rescore(db, config.match, list(pending), restart=False, stop=stop, processes=config).new
+    return rescore(db, config.match, list(pending), restart=False, stop=stop, processes=config, progress=progress).new
 
 
 def remove_seed(db: sqlite_utils.Database, seed_id: int, config: Config | None = None) -> int:
@@ -165,7 +166,11 @@ def seeds_signature(folder: Path) -> tuple:
 
 
 def sync_folder(
-    db: sqlite_utils.Database, folder: Path, config: Config | None = None, stop: Callable[[], bool] | None = None
+    db: sqlite_utils.Database,
+    folder: Path,
+    config: Config | None = None,
+    stop: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
 ) -> SyncReport:
     """Load seeds/*.txt|*.md and seeds/feeds.opml|feeds.txt; idempotent, and one bad file spoils nothing else.
 
@@ -182,8 +187,8 @@ def sync_folder(
                 _, report.seeds[doc.name] = _store(db, doc)
             except SeedError as exc:
                 report.errors.append(str(exc))
-    report.scored = finish_seed_scoring(db, config, stop)
-    learn_from_best_matches(db, config, stop)
+    report.scored = finish_seed_scoring(db, config, stop, progress=progress)
+    learn_from_best_matches(db, config, stop, progress=progress)
     urls: list[tuple[str, str | None, str | None]] = []
     opml_path, txt_path = folder / "feeds.opml", folder / "feeds.txt"
     if opml_path.is_file():

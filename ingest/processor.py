@@ -6,6 +6,7 @@ import heapq
 import json
 import logging
 import os
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from .normalise import Entry
 from .score import ENTITY_SHARE, Scored, Vocabulary, apply_keywords, blend, cosine, dot, entities, length_lift, parse_keywords, terms, terms_of_words, with_feedback
 from .stats import ProcessStats
 from .text import article_text, words
+
+Progress = Callable[[int, int], None]  # told (done, total) as long work goes on, for a progress bar
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -437,6 +440,7 @@ def rescore(
     stop: Callable[[], bool] | None = None,
     batch: int = 500,
     processes: Config | None = None,
+    progress: Progress | None = None,
 ) -> ProcessStats:
     """Judge every stored article again against these seeds (all when None); restart=False only finishes.
 
@@ -452,13 +456,14 @@ def rescore(
     Elsewhere only the seeds being scored are written, judged together with the seeds that own the
     article as stored (the only ones that can claim it). So a claimed row always sits beside a stored row
     of the seed that claims it, and removing or changing that seed finds every article it claimed.
+    progress(done, total) is told the stored articles read so far, of those left to read when it began.
     """
     if restart:
         store_seeds.start_scoring(db, seed_ids)
     stats = ProcessStats()
     source = StoredFeatures(db, (config or MatchConfig()).shingle_size, batch, processes or Config())
     try:
-        _rescore(db, config, seed_ids, stop, source, stats)
+        _rescore(db, config, seed_ids, stop, source, stats, progress)
     finally:
         source.close()
     return stats
@@ -471,10 +476,12 @@ def _rescore(
     stop: Callable[[], bool] | None,
     source: StoredFeatures,
     stats: ProcessStats,
+    progress: Progress | None = None,
 ) -> None:
     """rescore's loop: one batch of stored articles a turn, until every seed's cursor reaches the end."""
     matcher: Matcher | None = None
     matcher_key: int | None = None
+    total = done = 0
     while not (stop and stop()):
         version = store_seeds.version(db)  # read before the seeds: a change in between only costs a rebuild
         cursors = {i: after for i, (after, _) in store_seeds.scoring_pending(db).items() if seed_ids is None or i in seed_ids}
@@ -483,7 +490,13 @@ def _rescore(
         if matcher is None or matcher_key != version:
             matcher, matcher_key = Matcher(db, config), version
         start = min(cursors.values())
+        if progress and not total:
+            total = store_articles.count_after(db, start, sys.maxsize)
         rows, features = source.after(start)
+        if progress and rows:
+            done += len(rows)
+            total = max(total, done)  # a poll may store articles meanwhile, and another run move a cursor back
+            progress(done, total)
         judged = []
         for row, f in zip(rows, features):
             judged.append((row["id"], f, matcher.judge(f.counts, f.names, f.words, f.hashes, set(cursors), row["id"])))

@@ -1084,6 +1084,16 @@ def test_rescore_one_seed(store):
     assert len(all_rows(store, "--seed", SEED)) == DEMO_ARTICLES
 
 
+def test_scoring_the_store_shows_progress_on_a_terminal(store, monkeypatch):
+    import ingest.cli
+
+    assert "scoring stored articles" not in ok(store("rescore")).stderr  # not a terminal: no bar
+    monkeypatch.setattr(ingest.cli, "_is_terminal", lambda: True)
+    assert "scoring stored articles" in ok(store("rescore")).stderr
+    assert "scoring stored articles" in ok(store("seeds", "add", str(FOUNDING_SEED), "--name", "second")).stderr
+    assert "scoring stored articles" not in ok(store("-q", "rescore")).stderr
+
+
 def test_rescore_unknown_seed(store):
     fails(store("rescore", "--seed", "no-such-seed"), 2)
 

@@ -407,6 +407,19 @@ def test_a_rescore_of_a_large_store_computes_features_in_parser_processes_and_st
     assert [f is not None for f in asked] == [True, True, True, False]
 
 
+def test_a_rescore_tells_its_progress_batch_by_batch(fresh_db):
+    _store_to_rescore(fresh_db)
+    told = []
+    assert rescore(fresh_db, MatchConfig(), batch=4, progress=lambda done, total: told.append((done, total))).new == 9
+    assert told == [(4, 9), (8, 9), (9, 9)]
+    told.clear()
+    aceh = _seed_id(fresh_db, "aceh")
+    store_seeds.start_scoring(fresh_db, [aceh])
+    fresh_db.execute("UPDATE seeds SET scoring_after = 5 WHERE id = ?", [aceh])  # a run cut short after article 5
+    assert rescore(fresh_db, MatchConfig(), [aceh], restart=False, batch=4, progress=lambda d, t: told.append((d, t))).new == 4
+    assert told == [(4, 4)]  # what is left, not the whole store
+
+
 @pytest.mark.parametrize("failure", ["cannot-start", "dies"])
 def test_a_rescore_goes_on_in_one_process_when_parser_processes_fail(fresh_db, monkeypatch, caplog, failure):
     from concurrent.futures import Future
