@@ -446,7 +446,8 @@ def _scoring_bar(state: State) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on a terminal's stderr while stored articles are scored (100,000 take about a minute).
 
     Yields the progress callback for processor.rescore, or None when there is no terminal to draw on. A
-    scoring that starts over (the seeds learn, and the store is scored again) gets a bar of its own.
+    scoring that starts over (the seeds learn, and the store is scored again) gets a bar of its own; one
+    whose total grows (a poll stored articles meanwhile) keeps its bar.
     """
     if state.quiet or not _is_terminal():
         yield None
@@ -455,11 +456,12 @@ def _scoring_bar(state: State) -> Iterator[Callable[[int, int], None] | None]:
 
     def update(done: int, total: int) -> None:
         bar = bars[-1] if bars else None
-        if bar is None or total != bar.length or done < bar.pos:
+        if bar is None or done < bar.pos:
             if bar is not None:
                 bar.render_finish()
             bar = click.progressbar(length=total, label="scoring stored articles", file=sys.stderr)
             bars.append(bar)
+        bar.length = total
         bar.update(done - bar.pos)
 
     try:

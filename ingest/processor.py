@@ -456,7 +456,7 @@ def rescore(
     Elsewhere only the seeds being scored are written, judged together with the seeds that own the
     article as stored (the only ones that can claim it). So a claimed row always sits beside a stored row
     of the seed that claims it, and removing or changing that seed finds every article it claimed.
-    progress(done, total) is told the stored articles read so far, of those left to read when it began.
+    progress(done, total) is told the stored articles scored so far, of those left when it began (0 first).
     """
     if restart:
         store_seeds.start_scoring(db, seed_ids)
@@ -481,6 +481,7 @@ def _rescore(
     """rescore's loop: one batch of stored articles a turn, until every seed's cursor reaches the end."""
     matcher: Matcher | None = None
     matcher_key: int | None = None
+    begun: int | None = None  # the cursor progress counts from
     total = done = 0
     while not (stop and stop()):
         version = store_seeds.version(db)  # read before the seeds: a change in between only costs a rebuild
@@ -490,13 +491,10 @@ def _rescore(
         if matcher is None or matcher_key != version:
             matcher, matcher_key = Matcher(db, config), version
         start = min(cursors.values())
-        if progress and not total:
-            total = store_articles.count_after(db, start, sys.maxsize)
-        rows, features = source.after(start)
-        if progress and rows:
-            done += len(rows)
-            total = max(total, done)  # a poll may store articles meanwhile, and another run move a cursor back
+        if progress and (begun is None or start < begun):  # the first batch, or another run moved a cursor back
+            begun, done, total = start, 0, store_articles.count_after(db, start, sys.maxsize)
             progress(done, total)
+        rows, features = source.after(start)
         judged = []
         for row, f in zip(rows, features):
             judged.append((row["id"], f, matcher.judge(f.counts, f.names, f.words, f.hashes, set(cursors), row["id"])))
@@ -529,6 +527,10 @@ def _rescore(
             for seed_id in covered:
                 store_seeds.advance_scoring_tx(db, seed_id, rows[-1]["id"])
         stats.new += len(written)
+        if progress:  # a batch stored; one judged again (a seed changed meanwhile) is counted once
+            done += len(rows)
+            total = max(total, done)  # a poll may have stored articles meanwhile
+            progress(done, total)
 
 
 def _features_of_texts(texts: list[tuple[str, str]], shingle_size: int) -> list[Features]:

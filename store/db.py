@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import MIGRATIONS, NewerSchema, migrate
+from .schema import MIGRATIONS, NewerSchema, migrate, refuse_newer
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -74,7 +74,11 @@ class Reader:
         return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
 
     def query(self, sql: str, params: Any = None) -> Iterator[dict[str, Any]]:
-        """Each row as a dict, as sqlite_utils.Database.query gives it."""
+        """Each row as a dict, as sqlite_utils.Database.query gives it for store/'s reads.
+
+        Unlike it, the statement runs when the first row is asked for, and a column name given twice keeps
+        the last value: store/ lists its rows at once and names each column once.
+        """
         cursor = self.execute(sql, params)
         keys = [d[0] for d in cursor.description]
         for row in cursor:
@@ -86,12 +90,14 @@ def open_reader(path: str | Path) -> Reader | sqlite_utils.Database:
     path = Path(path)
     if not path.is_file():
         return open_db(path)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         current = conn.execute("PRAGMA user_version").fetchone()[0]
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
+        refuse_newer(current)
+    except (sqlite3.DatabaseError, NewerSchema) as exc:
+        conn.close()
         raise StoreError(f"cannot open database {path}: {exc}") from None
     if current != len(MIGRATIONS) or journal.lower() != "wal":
         conn.close()

@@ -235,11 +235,16 @@ class NewerSchema(Exception):
     """The store was written by a newer seedwatch: its schema version is one this code does not know."""
 
 
+def refuse_newer(current: int) -> None:
+    """Raise NewerSchema if a store's schema version is beyond this code's migrations."""
+    if current > len(MIGRATIONS):
+        raise NewerSchema(f"its schema version {current} is newer than this seedwatch's ({len(MIGRATIONS)}): upgrade seedwatch")
+
+
 def migrate(db: sqlite_utils.Database, transaction: Callable[[sqlite_utils.Database], Any]) -> int:
     """Apply every migration the file has not seen yet, each in its own transaction."""
     current = version(db)
-    if current > len(MIGRATIONS):
-        raise NewerSchema(f"its schema version {current} is newer than this seedwatch's ({len(MIGRATIONS)}): upgrade seedwatch")
+    refuse_newer(current)
     for number in range(current, len(MIGRATIONS)):
         with transaction(db):
             if version(db) != number:  # another process migrated while we waited for the lock

@@ -1173,10 +1173,15 @@ def test_reading_commands_do_not_import_sqlite_utils(store, db_path):
     assert control.returncode == 1 and "AssertionError: ['query']" in control.stderr
 
 
-def test_a_command_that_looks_up_a_seed_then_writes(store):
-    kept = query_json(store)[0]["id"]
-    ok(store("mark", str(kept), "--kept", "--seed", SEED))
-    assert [r["id"] for r in query_json(store, "--status", "kept", "--seed", SEED)] == [kept]
+def test_a_command_that_looks_up_a_seed_then_writes(store, monkeypatch):
+    """review --seed reads the seed through a Reader, then writes through open_db's connection."""
+    import ingest.cli
+
+    real, readers = ingest.cli.open_reader, []
+    monkeypatch.setattr(ingest.cli, "open_reader", lambda path: readers.append(real(path)) or readers[-1])
+    assert "reviewed 1 items" in ok(store("review", "--seed", SEED, input="k\nq\n")).stdout
+    assert len(readers) == 1 and isinstance(readers[0], ingest.cli.Reader)
+    assert len(query_json(store, "--status", "kept", "--seed", SEED)) == 1
 
 
 def test_db_from_the_environment(tmp_path):

@@ -411,13 +411,29 @@ def test_a_rescore_tells_its_progress_batch_by_batch(fresh_db):
     _store_to_rescore(fresh_db)
     told = []
     assert rescore(fresh_db, MatchConfig(), batch=4, progress=lambda done, total: told.append((done, total))).new == 9
-    assert told == [(4, 9), (8, 9), (9, 9)]
+    assert told == [(0, 9), (4, 9), (8, 9), (9, 9)]
     told.clear()
     aceh = _seed_id(fresh_db, "aceh")
     store_seeds.start_scoring(fresh_db, [aceh])
     fresh_db.execute("UPDATE seeds SET scoring_after = 5 WHERE id = ?", [aceh])  # a run cut short after article 5
     assert rescore(fresh_db, MatchConfig(), [aceh], restart=False, batch=4, progress=lambda d, t: told.append((d, t))).new == 4
-    assert told == [(4, 4)]  # what is left, not the whole store
+    assert told == [(0, 4), (4, 4)]  # what is left, not the whole store
+
+
+def test_a_batch_judged_again_because_a_seed_changed_counts_once_in_the_progress(fresh_db, monkeypatch):
+    _store_to_rescore(fresh_db)
+    judge, changed = Matcher.judge, []
+
+    def judge_while_a_seed_changes(self, *args, **kwargs):
+        if not changed:  # another process edits a seed while the first batch is judged
+            changed.append(1)
+            fresh_db.execute("UPDATE meta SET value = value + 1 WHERE key = 'seeds_version'")
+        return judge(self, *args, **kwargs)
+
+    monkeypatch.setattr(Matcher, "judge", judge_while_a_seed_changes)
+    told = []
+    assert rescore(fresh_db, MatchConfig(), batch=4, progress=lambda done, total: told.append((done, total))).new == 9
+    assert changed and told == [(0, 9), (4, 9), (8, 9), (9, 9)]
 
 
 @pytest.mark.parametrize("failure", ["cannot-start", "dies"])
