@@ -525,7 +525,7 @@ def rescore(state: State, seed_ref: str | None) -> None:
     ids = [_seed(state, seed_ref)["id"]] if seed_ref else None
     with _scoring_bar(state) as progress:
         stats = run_rescore(state.db, state.config.match, ids, processes=state.config, progress=progress)
-        again = learn_from_best_matches(state.db, state.config, progress=progress)
+        again = learn_from_best_matches(state.db, state.config, progress=progress, at_once=True)
     seeds = [s for s in store_seeds.list_seeds(state.db) if ids is None or s["id"] in ids]
     learned = f", {again} again as the seeds learned from their best matches" if again else ""
     state.say(f"rescored {stats.new} articles{learned}: {sum(s['related'] for s in seeds)} related, {sum(s['copies'] for s in seeds)} copies")

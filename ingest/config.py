@@ -69,12 +69,20 @@ class MatchConfig:
     # you kept first, then those its own text finds: store.seeds.feedback_candidates). 0 for either turns it off.
     feedback_count: int = 5
     feedback_weight: float = 0.5
+    # A change of a seed's best matches scores the store again for it (~50 s per 100,000 articles). In a
+    # store of relearn_min_articles or more, a change after a poll waits until relearn_after seconds have
+    # passed since the seed's best matches last changed. Review marks, a new or edited seed and `rescore`
+    # apply at once, as does every change in a smaller store, where scoring again takes seconds.
+    relearn_after: int = 1 * HOUR
+    relearn_min_articles: int = 10_000
 
     def __post_init__(self) -> None:
         if not 0 < self.claim_ratio <= 1 or not 0 <= self.claimed_factor <= 1:
             raise ValueError(f"claim_ratio must be in (0, 1] and claimed_factor in [0, 1], not {self.claim_ratio} and {self.claimed_factor}")
         if self.feedback_count < 0 or self.feedback_weight < 0:
             raise ValueError(f"feedback_count and feedback_weight must be >= 0, not {self.feedback_count} and {self.feedback_weight}")
+        if self.relearn_after < 0 or self.relearn_min_articles < 0:
+            raise ValueError(f"relearn_after and relearn_min_articles must be >= 0, not {self.relearn_after} and {self.relearn_min_articles}")
 
 
 @dataclass(frozen=True)

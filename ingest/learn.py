@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from store import seeds as store_seeds
+from store.db import iso, utcnow
 
-from .config import Config
+from .config import Config, MatchConfig
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -24,19 +26,26 @@ log = logging.getLogger("seedwatch")
 
 
 def learn_from_best_matches(
-    db: sqlite_utils.Database, config: Config | None = None, stop: Callable[[], bool] | None = None, progress: Progress | None = None
+    db: sqlite_utils.Database,
+    config: Config | None = None,
+    stop: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    at_once: bool = False,
 ) -> int:
     """Give each seed its best matches as feedback and score the store again for the seeds whose set changed.
 
     A seed's term vectors include those of its best matches (processor.Matcher.refresh), so articles are
     judged against the story as the store tells it, not the seed's words alone. The best matches are
     picked by their scores against the seeds' texts alone (store.seeds.feedback_candidates), which
-    learning does not change: one pass settles it until new articles or review marks come. Scoring left
-    pending by a run cut short is finished in the same pass. Returns the articles scored.
+    learning does not change: one pass settles it until new articles or review marks come. In a large
+    store a change that new articles alone make waits for learning's pace (MatchConfig.relearn_after,
+    relearn_min_articles), since it costs a scoring of the whole store; at_once applies every change now
+    (a seed added or edited, `rescore`). Scoring left pending by a run cut short is finished in the same pass. Returns the
+    articles scored.
     """
     match = (config or Config()).match
     count = match.feedback_count if match.feedback_weight > 0 else 0
-    changed = store_seeds.update_feedback(db, count, match.default_threshold)
+    changed = store_seeds.update_feedback(db, count, match.default_threshold, None if at_once else _pace(match))
     if not changed and not store_seeds.scoring_pending(db):
         return 0
     if changed:
@@ -46,3 +55,14 @@ def learn_from_best_matches(
     # With them, scoring that a cut-short run left pending (a `seeds add` stopped with Ctrl-C, a migration),
     # unless it progressed within SCORING_IDLE: another process may be doing it right now.
     return finish_seed_scoring(db, config, stop, idle_for=SCORING_IDLE, also=changed, progress=progress)
+
+
+def _pace(match: MatchConfig) -> Callable[[str | None, int], bool]:
+    """Whether a seed's change of best matches waits: a large store, and its last change too recent."""
+    recently = iso(utcnow() - timedelta(seconds=match.relearn_after))
+
+    def waits(learned_at: str | None, articles: int) -> bool:
+        # learned_at is None for best matches that never changed since seedwatch kept a pace (before v7).
+        return articles >= match.relearn_min_articles and learned_at is not None and learned_at > recently
+
+    return waits

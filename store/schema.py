@@ -224,7 +224,12 @@ END;
 """
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """When each seed's best matches last changed (learning's pace)."""
+    db.execute("ALTER TABLE seeds ADD COLUMN learned_at TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 def version(db: sqlite_utils.Database) -> int:

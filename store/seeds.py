@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .db import iso, transaction
@@ -120,22 +121,44 @@ def feedback_candidates(db: sqlite_utils.Database, seed_id: int, count: int, thr
     return (kept + found)[:count]
 
 
-def update_feedback(db: sqlite_utils.Database, count: int, default_threshold: float) -> list[int]:
+def update_feedback(
+    db: sqlite_utils.Database,
+    count: int,
+    default_threshold: float,
+    waits: Callable[[str | None, int], bool] | None = None,
+) -> list[int]:
     """Set each seed's feedback to its feedback_candidates; a seed whose set changed is marked for scoring again.
 
-    One transaction; returns the seeds that changed.
+    waits(learned_at, articles), given when the seed's set last changed and the articles stored, may
+    leave a change for later. Never a seed's first or last best matches, nor a change that an article's
+    review mark makes (kept, dismissed, or back to new). One transaction; returns the seeds that changed.
     """
     changed = []
     with transaction(db):
-        for seed_id, stored, threshold in db.execute("SELECT id, feedback, threshold FROM seeds ORDER BY id").fetchall():
+        articles = db.execute("SELECT count(*) FROM articles").fetchone()[0] if waits else 0
+        rows = db.execute("SELECT id, feedback, threshold, learned_at FROM seeds ORDER BY id").fetchall()
+        for seed_id, stored_json, threshold, learned_at in rows:
             best = feedback_candidates(db, seed_id, count, default_threshold if threshold is None else threshold)
-            if set(best) != set(json.loads(stored)):  # the same articles in another order: the same vectors
-                db.execute(
-                    "UPDATE seeds SET feedback = ?, scoring_after = 0, scoring_at = ? WHERE id = ?",
-                    [json.dumps(best), iso(), seed_id],
-                )
-                changed.append(seed_id)
+            stored = json.loads(stored_json)
+            if set(best) == set(stored):  # the same articles in another order: the same vectors
+                continue
+            if waits and best and stored and not _marked(db, seed_id, set(best) ^ set(stored)) and waits(learned_at, articles):
+                continue
+            db.execute(
+                "UPDATE seeds SET feedback = ?, scoring_after = 0, scoring_at = ?, learned_at = ? WHERE id = ?",
+                [json.dumps(best), iso(), iso(), seed_id],
+            )
+            changed.append(seed_id)
     return changed
+
+
+def _marked(db: sqlite_utils.Database, seed_id: int, article_ids: set[int]) -> bool:
+    """Whether any of these articles has a review mark for the seed, or had one (its match was marked back to new)."""
+    marks = ",".join("?" * len(article_ids))
+    return db.execute(
+        f"SELECT EXISTS (SELECT 1 FROM matches WHERE seed_id = ? AND article_id IN ({marks}) AND (status != 'new' OR status_at IS NOT NULL))",
+        [seed_id, *article_ids],
+    ).fetchone()[0] == 1
 
 
 def get_seed(db: sqlite_utils.Database, name_or_id: str | int) -> dict | None:

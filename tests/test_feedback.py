@@ -136,12 +136,64 @@ def test_what_a_seed_learns_does_not_depend_on_the_order_feeds_arrive(fresh_db, 
     assert all(rows_ab[u]["score"] == pytest.approx(rows_ba[u]["score"], abs=0.01) for u in rows_ab)
 
 
+@pytest.mark.parametrize("then", ["relearn_after passes", "at once"])
+def test_a_change_that_new_articles_make_waits_for_learnings_pace(fresh_db, then):
+    """Learning scores the whole store again: after a poll it waits for the store to grow or time to pass."""
+    paced = Config(match=MatchConfig(relearn_min_articles=5))
+    save_seed(fresh_db, _seed("aceh", ACEH))
+    _store(fresh_db, "https://a.example/feed", [*_background(), ACEH_REPORTS[0]])
+    assert learn_from_best_matches(fresh_db, paced) > 0  # the first best matches: at once
+    first = [_id(fresh_db, ACEH_REPORTS[0][0])]
+    assert _feedback(fresh_db, "aceh") == first
+    _store(fresh_db, "https://b.example/feed", [ACEH_REPORTS[1]])
+    both = {*first, _id(fresh_db, ACEH_REPORTS[1][0])}
+    assert set(store_seeds.feedback_candidates(fresh_db, _seed_id(fresh_db, "aceh"), 5, 0.17)) == both
+    assert learn_from_best_matches(fresh_db, paced) == 0
+    assert _feedback(fresh_db, "aceh") == first
+    if then == "at once":  # rescore, a seed added or edited
+        assert learn_from_best_matches(fresh_db, paced, at_once=True) > 0
+    else:
+        fresh_db.execute("UPDATE seeds SET learned_at = '2020-01-01T00:00:00Z'")
+        assert learn_from_best_matches(fresh_db, paced) > 0
+    assert set(_feedback(fresh_db, "aceh")) == both
+
+
+def test_a_review_mark_changes_the_best_matches_at_the_next_poll_whatever_the_pace(fresh_db):
+    paced = Config(match=MatchConfig(relearn_min_articles=0, relearn_after=10**6))
+    _aceh_with_reports(fresh_db)
+    learn_from_best_matches(fresh_db, paced)
+    dismissed = _feedback(fresh_db, "aceh")[0]
+    store_review.mark(fresh_db, [dismissed], "dismissed")
+    assert learn_from_best_matches(fresh_db, paced) > 0
+    assert dismissed not in _feedback(fresh_db, "aceh")
+    store_review.mark(fresh_db, [dismissed], "new")  # undone: back among the best matches
+    assert learn_from_best_matches(fresh_db, paced) > 0
+    assert dismissed in _feedback(fresh_db, "aceh")
+
+
+def test_a_small_store_learns_at_once(fresh_db):
+    """Under relearn_min_articles, scoring the store again takes seconds: no pace."""
+    paced = Config(match=MatchConfig(relearn_min_articles=1000, relearn_after=10**6))
+    save_seed(fresh_db, _seed("aceh", ACEH))
+    _store(fresh_db, "https://a.example/feed", [*_background(), ACEH_REPORTS[0]])
+    learn_from_best_matches(fresh_db, paced)
+    _store(fresh_db, "https://b.example/feed", [ACEH_REPORTS[1]])
+    assert learn_from_best_matches(fresh_db, paced) > 0
+    assert len(_feedback(fresh_db, "aceh")) == 2
+
+
 def test_a_seed_added_to_a_store_learns_at_once_and_claims_see_what_it_learned(fresh_db):
     _aceh_with_reports(fresh_db)
     save_seed(fresh_db, _seed("haiti", HAITI))
     assert _feedback(fresh_db, "aceh") == [_id(fresh_db, url) for url, _, _ in ACEH_REPORTS]
     assert _rows(fresh_db, GAYO[0])["aceh"]["verdict"] == "related"
     assert learn_from_best_matches(fresh_db) == 0
+
+
+@pytest.mark.parametrize("bad", [{"relearn_min_articles": -1}, {"relearn_after": -1}])
+def test_learning_pace_out_of_range_is_refused(bad):
+    with pytest.raises(ValueError, match="relearn_after and relearn_min_articles"):
+        MatchConfig(**bad)
 
 
 def test_feedback_settings_out_of_range_are_refused():
