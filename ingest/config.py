@@ -71,8 +71,9 @@ class MatchConfig:
     feedback_weight: float = 0.5
     # A change of a seed's best matches scores the store again for it (~50 s per 100,000 articles). In a
     # store of relearn_min_articles or more, a change after a poll waits until relearn_after seconds have
-    # passed since the seed's best matches last changed. Review marks, a new or edited seed and `rescore`
-    # apply at once, as does every change in a smaller store, where scoring again takes seconds.
+    # passed since the seed's best matches last changed. Review marks, a new, edited or removed seed and
+    # `rescore` apply at once, as does every change in a smaller store, where scoring again takes seconds.
+    # After changing feedback_count or default_threshold, run `seedwatch rescore`.
     relearn_after: int = 1 * HOUR
     relearn_min_articles: int = 10_000
 

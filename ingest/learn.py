@@ -59,10 +59,12 @@ def learn_from_best_matches(
 
 def _pace(match: MatchConfig) -> Callable[[str | None, int], bool]:
     """Whether a seed's change of best matches waits: a large store, and its last change too recent."""
-    recently = iso(utcnow() - timedelta(seconds=match.relearn_after))
+    now = utcnow()
+    recently, later = iso(now - timedelta(seconds=match.relearn_after)), iso(now)
 
     def waits(learned_at: str | None, articles: int) -> bool:
-        # learned_at is None for best matches that never changed since seedwatch kept a pace (before v7).
-        return articles >= match.relearn_min_articles and learned_at is not None and learned_at > recently
+        # learned_at is None for best matches that have not changed since a seed was removed, or since
+        # seedwatch kept a pace (v7); a time ahead of now (the clock was set back) does not hold it either.
+        return articles >= match.relearn_min_articles and learned_at is not None and recently < learned_at <= later
 
     return waits

@@ -55,7 +55,7 @@ def save_seed(db: sqlite_utils.Database, doc: SeedDoc, config: Config | None = N
     """
     seed_id, change = _store(db, doc)
     scored = finish_seed_scoring(db, config, progress=progress)
-    learn_from_best_matches(db, config, progress=progress, at_once=True)
+    learn_from_best_matches(db, config, progress=progress, at_once=change != "unchanged")
     return seed_id, change, scored
 
 
@@ -188,7 +188,7 @@ def sync_folder(
             except SeedError as exc:
                 report.errors.append(str(exc))
     report.scored = finish_seed_scoring(db, config, stop, progress=progress)
-    learn_from_best_matches(db, config, stop, progress=progress, at_once=True)
+    learn_from_best_matches(db, config, stop, progress=progress, at_once=any(v != "unchanged" for v in report.seeds.values()))
     urls: list[tuple[str, str | None, str | None]] = []
     opml_path, txt_path = folder / "feeds.opml", folder / "feeds.txt"
     if opml_path.is_file():

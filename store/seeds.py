@@ -186,9 +186,12 @@ def remove_seed_tx(db: sqlite_utils.Database, seed_id: int) -> list[int]:
     """Remove a seed and its matches (articles stay) inside the caller's transaction.
 
     Returns the articles it called related or a copy: the caller judges them again for the other seeds in
-    the same transaction, since the seed may have claimed them (ingest.manage.remove_seed does).
+    the same transaction, since the seed may have claimed them (ingest.manage.remove_seed does). The
+    articles it resembled most may now be other seeds' best matches: the next learning applies that at
+    once, whatever its pace.
     """
     own = [r[0] for r in db.execute("SELECT article_id FROM matches WHERE seed_id = ? AND verdict != 'unrelated'", [seed_id])]
     db.execute("DELETE FROM matches WHERE seed_id = ?", [seed_id])
     db.execute("DELETE FROM seeds WHERE id = ?", [seed_id])
+    db.execute("UPDATE seeds SET learned_at = NULL")
     return own

@@ -1094,6 +1094,24 @@ def test_scoring_the_store_shows_progress_on_a_terminal(store, monkeypatch):
     assert "scoring stored articles" not in ok(store("-q", "rescore")).stderr
 
 
+def test_rescore_applies_a_change_of_best_matches_that_waits_for_learnings_pace(store, db_path, monkeypatch):
+    import ingest.learn
+    from store.db import open_db
+
+    monkeypatch.setattr(ingest.learn, "_pace", lambda match: lambda learned_at, articles: True)  # a large store, learned just now
+    db = open_db(db_path)
+    assert json.loads(db.execute("SELECT feedback FROM seeds").fetchone()[0])
+    db.execute("UPDATE seeds SET feedback = '[999999]'")  # stored best matches that are no longer the best
+    ok(store("poll", "--all"))
+    assert db.execute("SELECT feedback FROM seeds").fetchone()[0] == "[999999]"  # the change waits
+    ok(store("rescore"))
+    from store import seeds as store_seeds
+
+    seed_id, now = db.execute("SELECT id, feedback FROM seeds").fetchone()
+    assert set(json.loads(now)) == set(store_seeds.feedback_candidates(db, seed_id, 5, 0.17)) and 999999 not in json.loads(now)
+    db.conn.close()
+
+
 def test_rescore_unknown_seed(store):
     fails(store("rescore", "--seed", "no-such-seed"), 2)
 

@@ -8,11 +8,11 @@ import pytest
 
 from ingest.config import Config, MatchConfig
 from ingest.learn import learn_from_best_matches
-from ingest.manage import save_seed
+from ingest.manage import remove_seed, save_seed, sync_folder
 from ingest.processor import Matcher
 from store import review as store_review
 from store import seeds as store_seeds
-from tests.test_processor import ACEH, HAITI, _background, _rows, _seed, _seed_id, _store
+from tests.test_processor import ACEH, HAITI, HAITI_REPORT, _background, _rows, _seed, _seed_id, _store
 
 # The Aceh quake as the wires told it after the seed: the coffee country of the Gayo highlands, which
 # the seed never names. The last article names little else.
@@ -136,7 +136,7 @@ def test_what_a_seed_learns_does_not_depend_on_the_order_feeds_arrive(fresh_db, 
     assert all(rows_ab[u]["score"] == pytest.approx(rows_ba[u]["score"], abs=0.01) for u in rows_ab)
 
 
-@pytest.mark.parametrize("then", ["relearn_after passes", "at once"])
+@pytest.mark.parametrize("then", ["relearn_after passes", "at once", "the clock was set back"])
 def test_a_change_that_new_articles_make_waits_for_learnings_pace(fresh_db, then):
     """Learning scores the whole store again: after a poll it waits for the store to grow or time to pass."""
     paced = Config(match=MatchConfig(relearn_min_articles=5))
@@ -153,9 +153,48 @@ def test_a_change_that_new_articles_make_waits_for_learnings_pace(fresh_db, then
     if then == "at once":  # rescore, a seed added or edited
         assert learn_from_best_matches(fresh_db, paced, at_once=True) > 0
     else:
-        fresh_db.execute("UPDATE seeds SET learned_at = '2020-01-01T00:00:00Z'")
+        when = "2020-01-01T00:00:00Z" if then == "relearn_after passes" else "2999-01-01T00:00:00Z"
+        fresh_db.execute("UPDATE seeds SET learned_at = ?", [when])
         assert learn_from_best_matches(fresh_db, paced) > 0
     assert set(_feedback(fresh_db, "aceh")) == both
+
+
+@pytest.mark.parametrize("how", ["seeds add", "seeds sync"])
+def test_an_edited_seed_applies_waiting_changes_at_once_and_an_unchanged_one_does_not(fresh_db, tmp_path, how):
+    paced = Config(match=MatchConfig(relearn_min_articles=0, relearn_after=10**6))
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+
+    def add(body: str) -> None:
+        if how == "seeds add":
+            save_seed(fresh_db, _seed("aceh", (ACEH[0], body)), paced)
+        else:
+            (folder / "aceh.txt").write_text(f"{ACEH[0]}\n\n{body}\n", encoding="utf-8")
+            sync_folder(fresh_db, folder, paced)
+
+    add(ACEH[1])
+    _store(fresh_db, "https://a.example/feed", [*_background(), ACEH_REPORTS[0]])
+    learn_from_best_matches(fresh_db, paced)
+    first = _feedback(fresh_db, "aceh")
+    _store(fresh_db, "https://b.example/feed", [ACEH_REPORTS[1]])
+    assert learn_from_best_matches(fresh_db, paced) == 0  # waits
+    add(ACEH[1])  # unchanged: the change still waits
+    assert _feedback(fresh_db, "aceh") == first
+    add(ACEH[1] + " Aftershocks rattled the region for days.")  # edited: at once
+    assert set(_feedback(fresh_db, "aceh")) == {_id(fresh_db, url) for url, _, _ in ACEH_REPORTS}
+
+
+def test_removing_a_seed_lets_the_others_take_its_articles_at_the_next_poll(fresh_db):
+    paced = Config(match=MatchConfig(relearn_min_articles=0, relearn_after=10**6))
+    save_seed(fresh_db, _seed("aceh", ACEH), paced)
+    save_seed(fresh_db, _seed("haiti", HAITI), paced)
+    _store(fresh_db, "https://news.example/feed", [*_background(), *ACEH_REPORTS, HAITI_REPORT])
+    learn_from_best_matches(fresh_db, paced)
+    haiti_report = _id(fresh_db, HAITI_REPORT[0])
+    assert haiti_report not in _feedback(fresh_db, "aceh")  # its text resembles haiti's more
+    remove_seed(fresh_db, _seed_id(fresh_db, "haiti"), paced)
+    assert learn_from_best_matches(fresh_db, paced) > 0
+    assert haiti_report in _feedback(fresh_db, "aceh")
 
 
 def test_a_review_mark_changes_the_best_matches_at_the_next_poll_whatever_the_pace(fresh_db):
