@@ -40,6 +40,7 @@ def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Datab
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")
+    conn = None
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -53,8 +54,11 @@ def open_db(path: str | Path, migrate_schema: bool = True) -> sqlite_utils.Datab
         if migrate_schema:
             migrate(db, transaction)
     except (sqlite3.DatabaseError, NewerSchema) as exc:
+        if conn is not None:
+            conn.close()
         raise StoreError(f"cannot open database {path}: {exc}") from None
     if mode.lower() != "wal" and str(path) != ":memory:":
+        conn.close()
         raise StoreError(f"cannot open database {path}: WAL mode refused ({mode})")
     return db
 
