@@ -22,8 +22,9 @@ from .config import DEFAULT_SEEDS_DIR, VERSION, Config, FetchConfig, MatchConfig
 from .errors import FetchError, OPMLError, ParseError, SeedError, SeedwatchError, UsageError
 
 
-# Commands that only read the store and log nothing: they skip importing and setting up logging, ~4 ms of a
-# start-up that `query` wants under 50 ms (issue 5). A warning logged anyway still reaches stderr.
+# Commands that only read the store and log nothing: unless -v or -q asks, they skip importing and setting up
+# logging, ~4 ms of a start-up that `query` wants under 50 ms (issue 5). A warning logged anyway still
+# reaches stderr.
 SILENT_COMMANDS = frozenset({"query", "show", "stats", "export"})
 QUERY_FIELDS = ["id", "url", "title", "published_at", "first_seen_at", "feed_url", "seed", "score", "verdict", "status", "duplicate_of"]
 FEED_FIELDS = ["id", "url", "title", "status", "last_success_at", "error_count", "last_error", "next_check_at"]
@@ -115,7 +116,7 @@ def cli(ctx: click.Context, db_path: str, seeds_dir: str, verbose: int, quiet: b
         seedwatch feeds add https://www.theguardian.com/world/rss
         seedwatch poll && seedwatch query
     """
-    if ctx.invoked_subcommand not in SILENT_COMMANDS:
+    if ctx.invoked_subcommand not in SILENT_COMMANDS or verbose or quiet:
         _configure_logging(verbose, quiet)
     ctx.obj = State(db_path, seeds_dir, verbose, quiet, block_private)
 
