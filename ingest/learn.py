@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from store import seeds as store_seeds
@@ -45,7 +45,14 @@ def learn_from_best_matches(
     """
     match = (config or Config()).match
     count = match.feedback_count if match.feedback_weight > 0 else 0
-    changed = store_seeds.update_feedback(db, count, match.default_threshold, None if at_once else _pace(match))
+    changed, waiting = store_seeds.update_feedback(db, count, match.default_threshold, None if at_once else _pace(match))
+    if waiting:
+        soonest = min(datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ") for t in waiting.values()) + timedelta(seconds=match.relearn_after)
+        log.info(
+            "best matches changed for seeds %s; in a store this large they are learned from at most once every %d min"
+            " (next from %s UTC, or at once with `seedwatch rescore`)",
+            ", ".join(map(str, sorted(waiting))), match.relearn_after // 60, soonest.strftime("%H:%M"),
+        )
     if not changed and not store_seeds.scoring_pending(db):
         return 0
     if changed:

@@ -126,14 +126,16 @@ def update_feedback(
     count: int,
     default_threshold: float,
     waits: Callable[[str | None, int], bool] | None = None,
-) -> list[int]:
+) -> tuple[list[int], dict[int, str]]:
     """Set each seed's feedback to its feedback_candidates; a seed whose set changed is marked for scoring again.
 
     waits(learned_at, articles), given when the seed's set last changed and the articles stored, may
     leave a change for later. Never a seed's first or last best matches, nor a change that an article's
-    review mark makes (kept, dismissed, or back to new). One transaction; returns the seeds that changed.
+    review mark makes (kept, dismissed, or back to new). One transaction; returns the seeds that changed,
+    and the seeds whose change waits with the time their set last changed.
     """
-    changed = []
+    changed: list[int] = []
+    waiting: dict[int, str] = {}
     with transaction(db):
         articles = db.execute("SELECT count(*) FROM articles").fetchone()[0] if waits else 0
         rows = db.execute("SELECT id, feedback, threshold, learned_at FROM seeds ORDER BY id").fetchall()
@@ -143,13 +145,14 @@ def update_feedback(
             if set(best) == set(stored):  # the same articles in another order: the same vectors
                 continue
             if waits and best and stored and not _marked(db, seed_id, set(best) ^ set(stored)) and waits(learned_at, articles):
+                waiting[seed_id] = learned_at
                 continue
             db.execute(
                 "UPDATE seeds SET feedback = ?, scoring_after = 0, scoring_at = ?, learned_at = ? WHERE id = ?",
                 [json.dumps(best), iso(), iso(), seed_id],
             )
             changed.append(seed_id)
-    return changed
+    return changed, waiting
 
 
 def _marked(db: sqlite_utils.Database, seed_id: int, article_ids: set[int]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -137,7 +138,7 @@ def test_what_a_seed_learns_does_not_depend_on_the_order_feeds_arrive(fresh_db, 
 
 
 @pytest.mark.parametrize("then", ["relearn_after passes", "at once", "the clock was set back"])
-def test_a_change_that_new_articles_make_waits_for_learnings_pace(fresh_db, then):
+def test_a_change_that_new_articles_make_waits_for_learnings_pace(fresh_db, then, caplog):
     """Learning scores the whole store again: after a poll it waits for the store to grow or time to pass."""
     paced = Config(match=MatchConfig(relearn_min_articles=5))
     save_seed(fresh_db, _seed("aceh", ACEH))
@@ -148,7 +149,11 @@ def test_a_change_that_new_articles_make_waits_for_learnings_pace(fresh_db, then
     _store(fresh_db, "https://b.example/feed", [ACEH_REPORTS[1]])
     both = {*first, _id(fresh_db, ACEH_REPORTS[1][0])}
     assert set(store_seeds.feedback_candidates(fresh_db, _seed_id(fresh_db, "aceh"), 5, 0.17)) == both
-    assert learn_from_best_matches(fresh_db, paced) == 0
+    with caplog.at_level("INFO", logger="seedwatch"):
+        assert learn_from_best_matches(fresh_db, paced) == 0
+    learned_at = fresh_db.execute("SELECT learned_at FROM seeds").fetchone()[0]
+    next_time = (datetime.strptime(learned_at, "%Y-%m-%dT%H:%M:%SZ") + timedelta(hours=1)).strftime("%H:%M")
+    assert f"best matches changed for seeds {_seed_id(fresh_db, 'aceh')}; " in caplog.text and f"next from {next_time} UTC" in caplog.text
     assert _feedback(fresh_db, "aceh") == first
     if then == "at once":  # rescore, a seed added or edited
         assert learn_from_best_matches(fresh_db, paced, at_once=True) > 0
