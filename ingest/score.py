@@ -14,8 +14,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain, filterfalse
-from operator import mul
+from itertools import chain, filterfalse, repeat
+from operator import mul, sub
 
 from .text import CJK, STOPWORDS, ascii_words_only, without_url_lines, words
 
@@ -180,16 +180,15 @@ def _entity_terms(token: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in words(token) if w not in STOPWORDS and (len(w) > 1 or w.isdigit()))
 
 
-class _IdfTable(dict):
-    """term -> IDF, each computed on first use from the document frequencies it was made with."""
+class _LogTable(dict):
+    """n -> log(n + 1): a term's IDF is log(docs + 1) + 1 - log(df + 1), and document frequencies are small integers."""
 
-    def __init__(self, df: dict[str, int], docs: int):
-        super().__init__()
-        self.df, self.base = df, docs + 1
-
-    def __missing__(self, term: str) -> float:
-        value = self[term] = math.log(self.base / (self.df.get(term, 0) + 1)) + 1.0
+    def __missing__(self, n: int) -> float:
+        value = self[n] = math.log(n + 1)
         return value
+
+
+_LOG1 = _LogTable()
 
 
 class _TfTable(dict):
@@ -207,33 +206,29 @@ _TF = _TfTable()
 class Vocabulary:
     """Document frequencies: how many stored articles use each term."""
 
-    df: dict[str, int] = field(default_factory=dict)
+    df: Counter[str] = field(default_factory=Counter)
     docs: int = 0
     pending: Counter[str] = field(default_factory=Counter)  # counted since the last flush to the store
     pending_docs: int = 0
-    _idf: _IdfTable = field(init=False, repr=False)  # valid until the next add()
 
     def __post_init__(self) -> None:
-        self._idf = _IdfTable(self.df, self.docs)
+        if not isinstance(self.df, Counter):
+            self.df = Counter(self.df)  # Counter.update counts a document's terms in C
 
     def idf(self, term: str) -> float:
-        return self._idf[term]
+        return math.log(self.docs + 1) + 1.0 - _LOG1[self.df.get(term, 0)]
 
     def add(self, counts: Counter[str]) -> None:
         """Count one more document."""
-        for term in counts:
-            self.df[term] = self.df.get(term, 0) + 1
+        self.df.update(counts.keys())
         self.docs += 1
-        self._idf = _IdfTable(self.df, self.docs)
         self.pending.update(counts.keys())
         self.pending_docs += 1
 
     def merge(self, counts: Counter[str], docs: int) -> None:
         """Count documents counted elsewhere and not yet in the store (they are not pending here)."""
-        for term, n in counts.items():
-            self.df[term] = self.df.get(term, 0) + n
+        self.df.update(counts)
         self.docs += docs
-        self._idf = _IdfTable(self.df, self.docs)
 
     def take_pending(self) -> tuple[Counter[str], int]:
         pending, docs = self.pending, self.pending_docs
@@ -242,8 +237,11 @@ class Vocabulary:
 
     def vector(self, counts: Counter[str]) -> dict[str, float]:
         """A unit-length TF-IDF vector (sub-linear TF)."""
-        # Mapped in C, no Python step per term: this runs for every article and seed.
-        weights = list(map(mul, map(_TF.__getitem__, counts.values()), map(self._idf.__getitem__, counts)))
+        # Mapped in C, no Python step per term: this runs for every article and seed. IDF is
+        # log(docs + 1) + 1 - log(df + 1), log(df + 1) looked up by df.
+        top = math.log(self.docs + 1) + 1.0
+        idfs = map(sub, repeat(top), map(_LOG1.__getitem__, map(self.df.get, counts, repeat(0))))
+        weights = list(map(mul, map(_TF.__getitem__, counts.values()), idfs))
         norm = math.sqrt(sum(map(mul, weights, weights))) or 1.0
         return dict(zip(counts, [w / norm for w in weights]))
 

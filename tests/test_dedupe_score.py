@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -390,3 +391,17 @@ def test_must_have_keywords_report_what_is_missing() -> None:
     assert scored.score == pytest.approx(0.4)  # must-have keywords do not boost
     present = apply_keywords(Scored(0.4, []), terms("Shahed drones hit Kyiv", ""), must, boost)
     assert present.missing == []
+
+
+def test_vector_weights_are_sublinear_tf_times_idf_as_the_formula_says() -> None:
+    """IDF = log((docs + 1) / (df + 1)) + 1, TF = 1 + log(count), the vector scaled to unit length."""
+    vocab = Vocabulary(df={"drone": 3, "kyiv": 1}, docs=7)
+    vocab.add(Counter({"drone": 2, "grid": 1}))
+    vocab.merge(Counter({"grid": 4}), 4)
+    df, docs = {"drone": 4, "kyiv": 1, "grid": 5}, 12
+    assert (dict(vocab.df), vocab.docs) == (df, docs)
+    counts = Counter({"drone": 3, "grid": 1, "kyiv": 2, "unseen": 1})
+    raw = {t: (1 + math.log(n)) * (math.log((docs + 1) / (df.get(t, 0) + 1)) + 1) for t, n in counts.items()}
+    norm = math.sqrt(sum(w * w for w in raw.values()))
+    assert vocab.vector(counts) == pytest.approx({t: w / norm for t, w in raw.items()}, rel=1e-12)
+    assert vocab.idf("kyiv") == pytest.approx(math.log(13 / 2) + 1, rel=1e-12)
