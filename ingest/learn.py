@@ -40,14 +40,15 @@ def learn_from_best_matches(
     learning does not change: one pass settles it until new articles or review marks come. In a large
     store a change that new articles alone make waits for learning's pace (MatchConfig.relearn_after,
     relearn_min_articles), since it costs a scoring of the whole store; at_once applies every change now
-    (a seed added or edited, `rescore`). Scoring left pending by a run cut short is finished in the same pass. Returns the
-    articles scored.
+    (a seed added or edited, `rescore`). Scoring left pending by a run cut short is finished in the same
+    pass. Returns the articles scored.
     """
     match = (config or Config()).match
     count = match.feedback_count if match.feedback_weight > 0 else 0
     changed, waiting = store_seeds.update_feedback(db, count, match.default_threshold, None if at_once else _pace(match))
     if waiting:
-        soonest = min(datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ") for t in waiting.values()) + timedelta(seconds=match.relearn_after)
+        earliest = min(waiting.values())  # stored times sort as text
+        soonest = datetime.strptime(earliest, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=match.relearn_after)
         log.info(
             "best matches changed for seeds %s; in a store this large they are learned from at most once every %d min"
             " (next from %s UTC, or at once with `seedwatch rescore`)",

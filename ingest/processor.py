@@ -6,7 +6,6 @@ import heapq
 import json
 import logging
 import os
-import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable
@@ -492,7 +491,7 @@ def _rescore(
             matcher, matcher_key = Matcher(db, config), version
         start = min(cursors.values())
         if progress and (begun is None or start < begun):  # the first batch, or another run moved a cursor back
-            begun, done, total = start, 0, store_articles.count_after(db, start, sys.maxsize)
+            begun, done, total = start, 0, store_articles.count_after(db, start)
             progress(done, total)
         rows, features = source.after(start)
         judged = []

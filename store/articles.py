@@ -165,8 +165,8 @@ def articles_after(db: sqlite_utils.Database, after: int, limit: int = 500) -> l
     return list(db.query("SELECT id, title, summary, content FROM articles WHERE id > ? ORDER BY id LIMIT ?", [after, limit]))
 
 
-def count_after(db: sqlite_utils.Database, after: int, most: int) -> int:
-    """How many stored articles have an id above after, counting no further than most."""
+def count_after(db: sqlite_utils.Database, after: int, most: int = -1) -> int:
+    """How many stored articles have an id above after, counting no further than most (-1: all of them)."""
     return db.execute("SELECT count(*) FROM (SELECT 1 FROM articles WHERE id > ? LIMIT ?)", [after, most]).fetchone()[0]
 
 

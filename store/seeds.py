@@ -147,9 +147,10 @@ def update_feedback(
             if waits and best and stored and not _marked(db, seed_id, set(best) ^ set(stored)) and waits(learned_at, articles):
                 waiting[seed_id] = learned_at
                 continue
+            now = iso()
             db.execute(
                 "UPDATE seeds SET feedback = ?, scoring_after = 0, scoring_at = ?, learned_at = ? WHERE id = ?",
-                [json.dumps(best), iso(), iso(), seed_id],
+                [json.dumps(best), now, now, seed_id],
             )
             changed.append(seed_id)
     return changed, waiting
