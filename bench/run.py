@@ -673,6 +673,25 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a is not None and b else None
 
 
+def cpu_lines(cold: dict, floor: dict | None, cores: int | None) -> list[str]:
+    """Where the cold pull's CPU went, and the least wall time that much CPU allows on these cores: what bounds it."""
+    tree, main, wall = cold.get("seedwatch_tree_cpu_s"), cold.get("seedwatch_cpu_s"), cold.get("seedwatch_s", {}).get("median")
+    if not (tree and wall and cores):
+        return []
+    parsers = f"; parser processes {tree - main:.1f} s" if main is not None and tree > main else ""
+    lines = [f"cold pull CPU, all processes (sampled): seedwatch {tree:.1f} s in {wall:.1f} s wall = {tree / wall:.2f} of {cores} cores busy "
+             f"(main process, i.e. fetch loop and store thread, {main:.1f} s{parsers})"]
+    others = []
+    if cold.get("reader_cpu_s"):
+        others.append(f"reader {cold['reader_cpu_s']:.1f} s (its whole process, update_search included)")
+    if floor and floor.get("serial_s"):
+        others.append(f"feedparser alone {floor['serial_s']:.1f} s")
+    if others:
+        lines.append("  against: " + "; ".join(others))
+    lines.append(f"  with every core busy, {tree:.1f} CPU s take at least {tree / cores:.1f} s on {cores} cores")
+    return lines
+
+
 def build_report(res: dict) -> dict:
     """Medians and the ratios the targets speak of."""
     rep: dict = {}
@@ -686,6 +705,7 @@ def build_report(res: dict) -> dict:
             "invalid_runs": [f"{tool} run {i + 1}: {'; '.join(r['problems'])}" for tool in ("seedwatch", "reader")
                              for i, r in enumerate(runs[tool]) if r.get("problems")],
             "seedwatch_cpu_s": summarise(runs["seedwatch"], "cpu_s")["median"],
+            "seedwatch_tree_cpu_s": summarise(runs["seedwatch"], "tree_cpu_s")["median"],
             "seedwatch_new": runs["seedwatch"][-1].get("new") if runs["seedwatch"] else None,
         }
         if runs["reader"]:
@@ -699,6 +719,7 @@ def build_report(res: dict) -> dict:
                 reader_both_s=round(median(both), 3) if both else None,
                 reader_process_s=summarise(runs["reader"], "wall_s")["median"],
                 reader_rss_mb=summarise(runs["reader"], "maxrss_mb")["median"],
+                reader_cpu_s=summarise(runs["reader"], "cpu_s")["median"],
                 reader_new=runs["reader"][-1].get("new"),
                 ratio_update_feeds=ratio(sw["median"], uf["median"]),
                 ratio_update_feeds_and_search=ratio(sw["median"], median(both) if both else None),
@@ -816,6 +837,7 @@ def render_table(res: dict, rep: dict) -> str:
                 f"cold pull rate: seedwatch {c['seedwatch_new'] / sw_s:.0f} entries/s"
                 + (f", reader update_feeds {(c.get('reader_new') or 0) / rd_s:.0f} entries/s" if rd_s else "")
             )
+        lines.extend(cpu_lines(c, rep.get("floor"), meta.get("cpus")))
         d = res.get("daemon")
         if d and "cpu_s" in d:
             lines.append(f"daemon between ticks: {d['cpu_s']} CPU s over {d['window_s']:g} s ({d['core_percent']}% of a core), "
