@@ -1,7 +1,7 @@
 """Dedupe: recognise copies of a seed and duplicates among articles.
 
 Two steps. Candidates: 5-word shingle *containment* (the share of the smaller text found in the larger,
-not Jaccard, so a truncated copy or one wrapped in boilerplate still counts); the store keeps a 1-in-4
+not Jaccard, so a truncated copy or one wrapped in boilerplate still counts); the store keeps a 1-in-8
 sample of each article's shingle hashes (chosen by hash value, so two copies sample the same shingles) and
 every shingle of its opening as the index, each key pointing at no more than MAX_POSTINGS articles (the
 earliest), so a lookup costs the same in a store of 1,000 articles as in one of 1,000,000.
