@@ -163,9 +163,54 @@ class IndexHits:
     full: set[int]  # keys that already index MAX_POSTINGS articles: this text is not added under them
 
 
-def look_up(db: sqlite_utils.Database, keys: list[int]) -> IndexHits:
-    """Read the index under these keys (at most MAX_POSTINGS articles a key, so the cost does not grow with the store)."""
-    return IndexHits(Counter(dict(store_articles.index_overlap(db, keys, 2))), store_articles.full_keys(db, keys, MAX_POSTINGS))
+class FullKeys:
+    """The articles of index keys that are full (MAX_POSTINGS articles), kept in memory: a full key never
+    changes, since articles are never removed and no article is added under it (keys_to_store). News
+    repeats itself (a wire story's sentences, a stock paragraph), so a poll meets the same full keys
+    again and again; each one found here is one fewer read of the index.
+
+    It lives and dies with its Matcher, which a rolled-back transaction drops: a key filled by articles of
+    that transaction is not full once they are gone.
+    """
+
+    def __init__(self, size: int = 100_000):
+        self.size = size  # keys held at most (~200 bytes each)
+        self._items: dict[int, list[int]] = {}
+
+    def get(self, key: int) -> list[int] | None:
+        return self._items.get(key)
+
+    def add(self, key: int, ids: list[int]) -> None:
+        if len(self._items) >= self.size:
+            self._items.clear()  # those still in use come back, one read each
+        self._items[key] = ids
+
+
+def look_up(db: sqlite_utils.Database, keys: list[int], full: FullKeys | None = None) -> IndexHits:
+    """Read the index under these keys (at most MAX_POSTINGS articles a key, so the cost does not grow with the store).
+
+    Keys known to be full are answered from `full`, and those found full are added to it.
+    """
+    keys = keys[: store_articles.MAX_LOOKUP_KEYS]
+    found: list[int] = []
+    full_keys: set[int] = set()
+    unknown = keys
+    if full is not None:
+        unknown = []
+        for key in keys:
+            ids = full.get(key)
+            if ids is None:
+                unknown.append(key)
+            else:
+                found += ids
+                full_keys.add(key)
+    for key, ids in store_articles.postings(db, unknown).items():
+        found += ids
+        if len(ids) >= MAX_POSTINGS:
+            full_keys.add(key)
+            if full is not None:
+                full.add(key, ids)
+    return IndexHits(Counter({a: n for a, n in Counter(found).items() if n >= 2}), full_keys)
 
 
 def keys_to_store(keys: list[int], hits: IndexHits) -> list[int]:

@@ -17,7 +17,7 @@ from store import seeds as store_seeds
 from store.db import transaction
 
 from .config import Config, MatchConfig
-from .dedupe import IndexedArticles, TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
+from .dedupe import FullKeys, IndexedArticles, TextCache, aligned_containment, containment, find_duplicate, index_keys, keys_to_store, look_up, shingles_of, tokens
 from .normalise import Entry
 from .score import ENTITY_SHARE, Scored, Vocabulary, apply_keywords, blend, cosine, dot, entities, length_lift, parse_keywords, terms, terms_of_words, with_feedback
 from .stats import ProcessStats
@@ -82,6 +82,7 @@ class Matcher:
         self.vocab = Vocabulary(df=df, docs=docs)
         self.texts = TextCache()  # stored articles recently compared as near-copy candidates
         self.indexed = IndexedArticles()  # what the index needs to know of the articles this Matcher stored
+        self.full_keys = FullKeys()  # index keys that point at all the articles they ever will
         self.seeds = [self._model(row) for row in store_seeds.list_seeds(db)]
         self._load_feedback()
         self._feedback_docs = -1  # the document count the vectors with feedback were made with
@@ -352,7 +353,7 @@ def _store_new(db: sqlite_utils.Database, matcher: Matcher, feed_id: int, entry:
     """Store one new article: its near-copy check, row, source, index keys and a judgement per seed."""
     config = matcher.config
     keys = f.keys if f.keys is not None else index_keys(f.words, f.hashes, config.shingle_size)
-    hits = look_up(db, keys)
+    hits = look_up(db, keys, matcher.full_keys)
     duplicate = find_duplicate(
         db, f.words, f.hashes, keys, hits, config.shingle_size, config.copy_prefilter, config.duplicate_aligned,
         config.min_shingles, matcher.texts, matcher.indexed,

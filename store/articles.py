@@ -20,7 +20,7 @@ ARTICLE_FIELDS = (
     "published_at", "updated_at", "language", "duplicate_of", "duplicate_score", "shingle_count", "index_keys",
 )
 _CHUNK = 500  # SQLite's default host-parameter limit is well above this
-_MAX_KEYS = 2000  # index keys looked up per text (a 10,000-word text has more; its head decides)
+MAX_LOOKUP_KEYS = 2000  # index keys looked up per text (a 10,000-word text has more; its head decides)
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
@@ -74,27 +74,18 @@ def add_shingles_tx(db: sqlite_utils.Database, article_id: int, hashes: Iterable
     db.conn.executemany("INSERT OR IGNORE INTO shingles (hash, article_id) VALUES (?, ?)", [(h, article_id) for h in hashes])
 
 
-def index_overlap(db: sqlite_utils.Database, keys: list[int], min_overlap: int) -> list[tuple[int, int]]:
-    """(article_id, keys shared) for stored articles indexed under at least min_overlap of these keys."""
-    keys = keys[:_MAX_KEYS]
-    if not keys:
-        return []
-    marks = ",".join("?" * len(keys))
-    return db.execute(
-        f"SELECT article_id, count(*) AS n FROM shingles WHERE hash IN ({marks}) GROUP BY article_id HAVING n >= ?",
-        [*keys, min_overlap],
-    ).fetchall()
-
-
-def full_keys(db: sqlite_utils.Database, keys: list[int], postings: int) -> set[int]:
-    """The keys among these that already index `postings` articles (or more)."""
-    keys = keys[:_MAX_KEYS]
-    if not keys:
-        return set()
-    marks = ",".join("?" * len(keys))
-    return {r[0] for r in db.execute(
-        f"SELECT hash FROM shingles WHERE hash IN ({marks}) GROUP BY hash HAVING count(*) >= ?", [*keys, postings]
-    )}
+def postings(db: sqlite_utils.Database, keys: list[int]) -> dict[int, list[int]]:
+    """The articles each of these index keys points at (keys that point at none left out)."""
+    found: dict[int, list[int]] = {}
+    for chunk in _chunks(keys[:MAX_LOOKUP_KEYS]):
+        marks = ",".join("?" * len(chunk))
+        for h, article_id in db.execute(f"SELECT hash, article_id FROM shingles WHERE hash IN ({marks})", chunk):
+            ids = found.get(h)
+            if ids is None:
+                found[h] = [article_id]
+            else:
+                ids.append(article_id)
+    return found
 
 
 def index_info(db: sqlite_utils.Database, ids: list[int]) -> dict[int, tuple[int | None, int]]:

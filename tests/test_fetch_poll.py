@@ -721,3 +721,29 @@ def test_https_without_a_ca_bundle_is_each_https_feeds_error_in_plain_words(serv
     error, plain = asyncio.run(fetch())
     assert str(error).startswith("cannot load the CA certificates for https (FileNotFoundError")
     assert plain.content == FEED  # plain http feeds go on
+
+
+def test_a_feed_whose_transaction_rolls_back_drops_the_polls_matcher(fresh_db, server, monkeypatch):
+    """The Matcher's memory of the store (full index keys, texts, the articles it stored) may hold what the
+    rolled-back transaction wrote: it is dropped with it and built again from the store."""
+    import sqlite3
+
+    from ingest import poll as poll_module
+
+    feed = add(fresh_db, server, "/f.xml", Response(FEED))
+
+    def update(db, feed_id, state):
+        raise sqlite3.OperationalError("disk I/O error (injected)")
+
+    monkeypatch.setattr(store_feeds, "update_feed_in_tx", update)
+    poller = poll_module.Poller(fresh_db, fast_config())
+    built = []
+    real_new_matcher = poller._new_matcher
+    poller._new_matcher = lambda: built.append(real_new_matcher()) or built[-1]
+    try:
+        summary = asyncio.run(poller.poll([feed]))
+        assert summary.failed == 1 and len(built) == 1
+        assert built[0].full_keys is not None and poller._matcher is None
+    finally:
+        poller.close()
+    assert fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0] == 0

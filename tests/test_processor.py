@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from ingest.config import Config, MatchConfig
+from ingest.dedupe import MAX_POSTINGS, FullKeys, look_up
 from ingest.manage import remove_seed, save_seed, sync_folder
 from ingest.normalise import normalise_entries
 from ingest.parser import RawEntry
@@ -520,3 +521,38 @@ def test_an_excerpt_from_the_middle_of_an_article_is_its_duplicate(fresh_db):
     duplicate_of = dict(fresh_db.execute("SELECT url, duplicate_of FROM articles").fetchall())
     assert duplicate_of["https://b.example/quoted"] == ids["https://a.example/alliance"]
     assert [duplicate_of[f"https://b.example/{i}"] for i in range(len(OTHER))] == [None] * len(OTHER)
+
+
+def _index(db, postings: dict[int, list[int]]) -> None:
+    """Articles 1..n, and these index keys pointing at them (as stored: no key over MAX_POSTINGS articles)."""
+    with transaction(db):
+        for i in range(1, 1 + max(a for ids in postings.values() for a in ids)):
+            store_articles.insert_article_tx(db, {"url": f"https://x.example/{i}", "shingle_count": 0, "index_keys": 0})
+        for key, ids in postings.items():
+            for article_id in ids:
+                store_articles.add_shingles_tx(db, article_id, [key])
+
+
+def _reference_hits(db, keys: list[int]) -> tuple[dict[int, int], set[int]]:
+    """What the index holds under these keys, counted in SQL: articles under two keys or more, and the full keys."""
+    marks = ",".join("?" * len(keys))
+    overlap = dict(db.execute(f"SELECT article_id, count(*) FROM shingles WHERE hash IN ({marks}) GROUP BY article_id HAVING count(*) >= 2", keys).fetchall())
+    full = {r[0] for r in db.execute(f"SELECT hash FROM shingles WHERE hash IN ({marks}) GROUP BY hash HAVING count(*) >= ?", [*keys, MAX_POSTINGS])}
+    return overlap, full
+
+
+def test_look_up_answers_full_keys_from_memory_and_the_rest_from_the_index(fresh_db):
+    # Key 10 is full (MAX_POSTINGS articles), 11 and 12 are not, 13 indexes nothing.
+    _index(fresh_db, {10: list(range(1, MAX_POSTINGS + 1)), 11: [1, 2, 9], 12: [9], 14: [3]})
+    keys = [10, 11, 12, 13]
+    full = FullKeys()
+    for _ in range(2):  # the first read fills `full`, the second uses it
+        hits = look_up(fresh_db, keys, full)
+        assert (dict(hits.overlap), hits.full) == _reference_hits(fresh_db, keys)
+    assert dict(hits.overlap) == {1: 2, 2: 2, 9: 2} and hits.full == {10} and full.get(10) == list(range(1, MAX_POSTINGS + 1))
+    assert full.get(11) is None  # a key that may still grow is read again each time
+    fresh_db.execute("DELETE FROM shingles WHERE hash = 10")  # (never done by seedwatch) shows the memory answers
+    assert look_up(fresh_db, keys, full).full == {10} and look_up(fresh_db, keys).full == set()
+    with transaction(fresh_db):
+        store_articles.add_shingles_tx(fresh_db, 3, [11])
+    assert dict(look_up(fresh_db, [11, 14], full).overlap) == {3: 2}
