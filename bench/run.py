@@ -678,9 +678,11 @@ def cpu_lines(cold: dict, floor: dict | None, cores: int | None) -> list[str]:
     tree, main, wall = cold.get("seedwatch_tree_cpu_s"), cold.get("seedwatch_cpu_s"), cold.get("seedwatch_s", {}).get("median")
     if not (tree and wall and cores):
         return []
-    parsers = f"; parser processes {tree - main:.1f} s" if main is not None and tree > main else ""
-    lines = [f"cold pull CPU, all processes (sampled): seedwatch {tree:.1f} s in {wall:.1f} s wall = {tree / wall:.2f} of {cores} cores busy "
-             f"(main process, i.e. fetch loop and store thread, {main:.1f} s{parsers})"]
+    split = ""
+    if main is not None:
+        parsers = f"; parser processes {tree - main:.1f} s" if tree > main else ""
+        split = f" (main process, i.e. fetch loop and store thread, {main:.1f} s{parsers})"
+    lines = [f"cold pull CPU, all processes (sampled): seedwatch {tree:.1f} s in {wall:.1f} s wall = {tree / wall:.2f} of {cores} cores busy{split}"]
     others = []
     if cold.get("reader_cpu_s"):
         others.append(f"reader {cold['reader_cpu_s']:.1f} s (its whole process, update_search included)")

@@ -191,25 +191,22 @@ def look_up(db: sqlite_utils.Database, keys: list[int], full: FullKeys | None = 
 
     Keys known to be full are answered from `full`, and those found full are added to it.
     """
-    keys = keys[: store_articles.MAX_LOOKUP_KEYS]
+    full = full if full is not None else FullKeys()
     found: list[int] = []
     full_keys: set[int] = set()
-    unknown = keys
-    if full is not None:
-        unknown = []
-        for key in keys:
-            ids = full.get(key)
-            if ids is None:
-                unknown.append(key)
-            else:
-                found += ids
-                full_keys.add(key)
+    unknown = []
+    for key in keys[: store_articles.MAX_LOOKUP_KEYS]:
+        ids = full.get(key)
+        if ids is None:
+            unknown.append(key)
+        else:
+            found += ids
+            full_keys.add(key)
     for key, ids in store_articles.postings(db, unknown).items():
         found += ids
         if len(ids) >= MAX_POSTINGS:
             full_keys.add(key)
-            if full is not None:
-                full.add(key, ids)
+            full.add(key, ids)
     return IndexHits(Counter({a: n for a, n in Counter(found).items() if n >= 2}), full_keys)
 
 

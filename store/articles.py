@@ -77,7 +77,7 @@ def add_shingles_tx(db: sqlite_utils.Database, article_id: int, hashes: Iterable
 def postings(db: sqlite_utils.Database, keys: list[int]) -> dict[int, list[int]]:
     """The articles each of these index keys points at (keys that point at none left out)."""
     found: dict[int, list[int]] = {}
-    for chunk in _chunks(keys[:MAX_LOOKUP_KEYS]):
+    for chunk in _chunks(keys):
         marks = ",".join("?" * len(chunk))
         for h, article_id in db.execute(f"SELECT hash, article_id FROM shingles WHERE hash IN ({marks})", chunk):
             ids = found.get(h)
