@@ -27,6 +27,7 @@ from .errors import (
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
+RETRY_LATER_STATUSES = {429, 503}  # the statuses whose Retry-After is honoured
 
 
 @dataclass
@@ -57,7 +58,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() alone takes "²" and other digits float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -279,7 +280,8 @@ class Fetcher:
                 current = target
                 continue
             if status >= 400:
-                retry_after = parse_retry_after(resp_headers.get("retry-after"))
+                # Only these two statuses ask to be retried later (DESIGN); other errors back off as errors do.
+                retry_after = parse_retry_after(resp_headers.get("retry-after")) if status in RETRY_LATER_STATUSES else None
                 raise HTTPStatusError(f"HTTP {status}", status=status, retry_after=retry_after)
             return FetchResult(
                 url=current,

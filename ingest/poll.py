@@ -314,8 +314,12 @@ class Poller:
         return state
 
     def _next_check(self, feed: dict, state: dict, ttl: float | None) -> dict:
-        """The state with its TTL (the response's, else the feed's last) and the time of the next check."""
-        state["ttl_seconds"] = ttl if ttl is not None else feed["ttl_seconds"]
+        """The state of a feed whose body is the one stored, with its TTL and the time of the next check.
+
+        The stored TTL holds the feed's own <ttl>, which a 304 or the same bytes still carry; a response's
+        max-age replaces it only when longer (a shorter one takes effect when the body next changes).
+        """
+        state["ttl_seconds"] = max(ttl or 0, feed["ttl_seconds"] or 0) or None
         after = schedule.after_success(feed["interval_seconds"], state["ttl_seconds"], self.config.schedule, self.rng)
         state["next_check_at"] = iso_in(after)
         return state

@@ -747,3 +747,38 @@ def test_a_feed_whose_transaction_rolls_back_drops_the_polls_matcher(fresh_db, s
     finally:
         poller.close()
     assert fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+
+
+def test_a_304_keeps_the_feeds_own_ttl(fresh_db, server):
+    """A feed's <ttl> (12 h) is in its body, which a 304 does not send: a max-age=0 on the 304 must not undo it."""
+    body = rss(ITEMS, extra="<ttl>720</ttl>")
+    feed = add(fresh_db, server, "/feed.xml", Response(body, headers={"Content-Type": "application/rss+xml", "Cache-Control": "max-age=0"}, etag=True))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["ttl_seconds"] == 720 * 60
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "not-modified"
+    assert state["ttl_seconds"] == 720 * 60
+    assert seconds_until(state["next_check_at"]) > 720 * 60 * 0.99
+
+
+def test_a_longer_max_age_on_a_304_pushes_the_next_check(fresh_db, server):
+    feed = add(fresh_db, server, "/feed.xml", Response(FEED, etag=True))
+    poll_one(fresh_db, feed["id"])
+    server.route("/feed.xml", Response(FEED, headers={"Content-Type": "application/rss+xml", "Cache-Control": "max-age=7200"}, etag=True))
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "not-modified" and state["ttl_seconds"] == 7200
+
+
+def test_retry_after_on_other_errors_is_not_obeyed(fresh_db, server):
+    """DESIGN: 429/503 honour Retry-After; a 500 that sends one backs off as any error does (2-4 min at first)."""
+    feed = add(fresh_db, server, "/feed.xml", Response(b"oops", 500, {"Retry-After": "86400"}))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["status"] == "error" and "500" in state["last_error"]
+    assert seconds_until(state["next_check_at"]) <= 2 * 60
+
+
+def test_a_retry_after_float_cannot_read_is_ignored(fresh_db, server):
+    """"²" passes str.isdigit(); the 410 it comes with must still disable the feed, not end in an internal error."""
+    feed = add(fresh_db, server, "/feed.xml", Response(b"gone", 410, {"Retry-After": "\u00b2"}))
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "gone" and state["status"] == "gone"
