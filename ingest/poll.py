@@ -401,7 +401,7 @@ class Poller:
             return outcome
         except ParseError as exc:
             return self._record_error(feed, str(exc), None, None, body_hash=None)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             return self._store_failed(feed, exc)
 
     def _commit(self, feed: dict, prepared: "_Prepared") -> FeedOutcome:
@@ -424,7 +424,7 @@ class Poller:
                     store_articles.add_df_tx(self.db, self._df, self._df_docs)
                     store_articles.add_df_tx(self.db, counts, docs)
                 store_feeds.update_feed_in_tx(self.db, feed["id"], prepared.state)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:  # StoreError: another writer held the lock for too long
             self._matcher = None  # its in-memory counts included the rolled-back batch: built again when next needed
             return self._store_failed(feed, exc)
         except BaseException:
@@ -440,8 +440,8 @@ class Poller:
         log.info("%s: %d new, %d related, %d copies", feed["url"], outcome.stats.new, outcome.stats.related, outcome.stats.copies)
         return outcome
 
-    def _store_failed(self, feed: dict, exc: sqlite3.Error) -> FeedOutcome:
-        # Disk full, a corrupt page: the transaction rolled back; the feed is retried later.
+    def _store_failed(self, feed: dict, exc: sqlite3.Error | StoreError) -> FeedOutcome:
+        # Disk full, a corrupt page, a lock held too long: the transaction rolled back; the feed is retried later.
         log.error("%s: store failed: %s", feed["url"], exc)
         return self._record_error(feed, f"store failed: {exc}", None, None)
 
@@ -476,7 +476,7 @@ class Poller:
             state["next_check_at"] = iso_in(schedule.after_error(errors, cfg, retry_after, self.rng))
         try:
             store_feeds.update_feed(self.db, feed["id"], state)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             log.error("%s: could not record error: %s", feed["url"], exc)
         log.warning("%s: %s", feed["url"], state["last_error"])
         return FeedOutcome(feed["id"], feed["url"], "gone" if status == 410 else "error", error=state["last_error"])

@@ -782,3 +782,29 @@ def test_a_retry_after_float_cannot_read_is_ignored(fresh_db, server):
     feed = add(fresh_db, server, "/feed.xml", Response(b"gone", 410, {"Retry-After": "\u00b2"}))
     outcome, state = poll_one(fresh_db, feed["id"])
     assert outcome.status == "gone" and state["status"] == "gone"
+
+
+def test_a_store_locked_too_long_fails_each_feed_not_the_poll(fresh_db, db_path, server, monkeypatch):
+    """Another writer holds the lock past transaction()'s retries (StoreError): each feed is an error of its
+    own, the poll returns, and the feeds store normally once the lock is let go."""
+    import sqlite3
+    import types
+
+    import store.db
+
+    monkeypatch.setattr(store.db, "time", types.SimpleNamespace(sleep=lambda seconds: None))  # transaction()'s retry waits
+    feeds = [add(fresh_db, server, f"/g{i}.xml", Response(FEED)) for i in range(3)]
+    feeds.append(add(fresh_db, server, "/bad.xml", Response(b"oops", 500)))
+    fresh_db.conn.execute("PRAGMA busy_timeout = 1")
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], fast_config())
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    errors = {o.feed_id: (o.status, o.error) for o in summary.outcomes}
+    assert errors == {**{f["id"]: ("error", "store failed: database stayed locked by another writer for too long") for f in feeds[:3]},
+                      feeds[3]["id"]: ("error", "HTTP 500")}
+    summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds[:3]], fast_config())
+    assert [o.status for o in summary.outcomes] == ["new-entries"] * 3
