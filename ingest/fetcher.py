@@ -203,6 +203,20 @@ class _TLSOnFirstUse(httpx.AsyncBaseTransport):
             await self._inner.aclose()
 
 
+class _Budget:
+    """The total timeout of one get() with its redirects, started when its first request gets a connection slot."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.deadline: float | None = None  # on the event loop's clock
+
+    def start(self) -> float:
+        """The deadline, set on the first call."""
+        if self.deadline is None:
+            self.deadline = asyncio.get_running_loop().time() + self.seconds
+        return self.deadline
+
+
 class Fetcher:
     """One shared async client with per-host and global concurrency limits."""
 
@@ -244,13 +258,14 @@ class Fetcher:
         last_modified: str | None = None,
         accept: str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
     ) -> FetchResult:
-        """GET url within the total timeout, following redirects by hand."""
-        try:
-            return await asyncio.wait_for(self._get(url, etag, last_modified, accept), self.config.total_timeout)
-        except asyncio.TimeoutError:
-            raise TransportError(f"no complete response within {self.config.total_timeout:g} s") from None
+        """GET url within the total timeout, following redirects by hand.
 
-    async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str) -> FetchResult:
+        The total timeout runs from when the first request gets a connection slot: a wait behind the
+        per-host and global limits is not the server's slowness (a poll's deadline bounds that wait).
+        """
+        return await self._get(url, etag, last_modified, accept, _Budget(self.config.total_timeout))
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None, accept: str, budget: "_Budget") -> FetchResult:
         started = time.monotonic()
         redirects: list[tuple[int, str]] = []
         seen = {url}
@@ -265,8 +280,11 @@ class Fetcher:
             if scheme not in ("http", "https"):
                 raise RedirectError(f"refusing non-HTTP URL {current[:200]}")
             if self.config.block_private:
-                await check_public(current)
-            status, resp_headers, content = await self._one(current, headers)
+                try:
+                    await asyncio.wait_for(check_public(current), self.config.connect_timeout)
+                except asyncio.TimeoutError:
+                    raise TransportError(f"cannot resolve {urlsplit(current).hostname} within {self.config.connect_timeout:g} s") from None
+            status, resp_headers, content = await self._one(current, headers, budget)
             if status in REDIRECT_STATUSES and "location" in resp_headers:
                 target = urljoin(current, resp_headers["location"].strip())
                 if urlsplit(target).scheme.lower() not in ("http", "https"):
@@ -292,39 +310,47 @@ class Fetcher:
                 elapsed=time.monotonic() - started,
             )
 
-    async def _one(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    async def _one(self, url: str, headers: dict[str, str], budget: "_Budget") -> tuple[int, dict[str, str], bytes]:
         host = urlsplit(url).netloc.lower()
         sem = self._hosts.setdefault(host, asyncio.Semaphore(self.config.per_host_limit))
         async with self._global, sem:
             try:
-                async with self._client.stream("GET", url, headers=headers) as resp:
-                    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-                    if resp.status_code == 304:
-                        # A 304 has no body, so reading its end gives the connection back to the pool; but one
-                        # that claims a body may have sent bytes the next response would be read from: let
-                        # that connection close with the response.
-                        if resp_headers.get("content-length", "0").strip() == "0" and "transfer-encoding" not in resp_headers:
-                            async for _ in resp.aiter_raw():
-                                break
-                        return resp.status_code, resp_headers, b""
-                    if resp.status_code in REDIRECT_STATUSES or resp.status_code >= 400:
-                        return resp.status_code, resp_headers, b""
-                    length = resp_headers.get("content-length", "")
-                    encoding = resp_headers.get("content-encoding", "identity")
-                    if length.isdigit() and encoding in ("", "identity") and int(length) > self.config.max_body_bytes:
-                        raise TooLarge(f"Content-Length {int(length)} is over the {self.config.max_body_bytes // (1024 * 1024)} MiB limit")
-                    decoder = _Decoder(encoding, self.config.max_body_bytes)
-                    parts = [decoder.feed(chunk) async for chunk in resp.aiter_raw()]
-                    parts.append(decoder.flush())
-                    return resp.status_code, resp_headers, b"".join(parts)
-            except FetchError:
-                raise
-            except httpx.TimeoutException as exc:
-                raise TransportError(f"timed out ({type(exc).__name__})") from None
-            except httpx.HTTPError as exc:
-                raise TransportError(_describe(exc)) from None
-            except (OSError, ValueError) as exc:
-                raise TransportError(f"{type(exc).__name__}: {exc}") from None
+                async with asyncio.timeout_at(budget.start()):
+                    return await self._request(url, headers)
+            except TimeoutError:
+                raise TransportError(f"no complete response within {budget.seconds:g} s") from None
+
+    async def _request(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """One GET, its body read and decoded within the limits; its errors as FetchErrors."""
+        try:
+            async with self._client.stream("GET", url, headers=headers) as resp:
+                resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                if resp.status_code == 304:
+                    # A 304 has no body, so reading its end gives the connection back to the pool; but one
+                    # that claims a body may have sent bytes the next response would be read from: let
+                    # that connection close with the response.
+                    if resp_headers.get("content-length", "0").strip() == "0" and "transfer-encoding" not in resp_headers:
+                        async for _ in resp.aiter_raw():
+                            break
+                    return resp.status_code, resp_headers, b""
+                if resp.status_code in REDIRECT_STATUSES or resp.status_code >= 400:
+                    return resp.status_code, resp_headers, b""
+                length = resp_headers.get("content-length", "")
+                encoding = resp_headers.get("content-encoding", "identity")
+                if length.isdigit() and encoding in ("", "identity") and int(length) > self.config.max_body_bytes:
+                    raise TooLarge(f"Content-Length {int(length)} is over the {self.config.max_body_bytes // (1024 * 1024)} MiB limit")
+                decoder = _Decoder(encoding, self.config.max_body_bytes)
+                parts = [decoder.feed(chunk) async for chunk in resp.aiter_raw()]
+                parts.append(decoder.flush())
+                return resp.status_code, resp_headers, b"".join(parts)
+        except FetchError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"timed out ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise TransportError(_describe(exc)) from None
+        except (OSError, ValueError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _describe(exc: Exception) -> str:

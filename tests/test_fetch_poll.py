@@ -808,3 +808,39 @@ def test_a_store_locked_too_long_fails_each_feed_not_the_poll(fresh_db, db_path,
                       feeds[3]["id"]: ("error", "HTTP 500")}
     summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds[:3]], fast_config())
     assert [o.status for o in summary.outcomes] == ["new-entries"] * 3
+
+
+def test_waiting_for_a_connection_slot_is_not_charged_to_the_total_timeout(server):
+    """Six feeds of one host that each answer in 0.8 s, two at a time (the per-host limit), with a 1.5 s total
+    timeout: the last two wait 1.6 s for a slot, yet each answers well within 1.5 s of getting one."""
+    def slow(handler):
+        time.sleep(0.8)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(FEED)))
+        handler.end_headers()
+        handler.wfile.write(FEED)
+
+    for i in range(6):
+        server.route(f"/f{i}.xml", slow)
+
+    async def fetch():
+        async with Fetcher(fast_config(per_host_limit=2, total_timeout=1.5).fetch) as fetcher:
+            return await asyncio.gather(*(fetcher.get(server.url(f"/f{i}.xml")) for i in range(6)), return_exceptions=True)
+
+    results = asyncio.run(fetch())
+    assert [getattr(r, "content", r) for r in results] == [FEED] * 6
+
+
+def test_the_total_timeout_still_cuts_a_slow_server_that_holds_its_slot(server):
+    def stalls(handler):
+        time.sleep(3)
+
+    server.route("/stall.xml", stalls)
+
+    async def fetch():
+        async with Fetcher(fast_config(total_timeout=1.0, read_timeout=5.0).fetch) as fetcher:
+            await fetcher.get(server.url("/stall.xml"))
+
+    with pytest.raises(FetchError, match=r"^no complete response within 1 s$"):  # not the server's hang-up at 3 s
+        asyncio.run(fetch())
