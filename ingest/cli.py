@@ -26,7 +26,11 @@ from .errors import FetchError, OPMLError, ParseError, SeedError, SeedwatchError
 # logging, ~4 ms of a start-up that `query` wants under 50 ms (issue 5). A warning logged anyway still
 # reaches stderr.
 SILENT_COMMANDS = frozenset({"query", "show", "stats", "export"})
-QUERY_FIELDS = ["id", "url", "title", "published_at", "first_seen_at", "feed_url", "seed", "score", "verdict", "status", "duplicate_of"]
+QUERY_FIELDS = [
+    "id", "url", "title", "published_at", "first_seen_at", "feed_url", "seed", "score", "verdict", "status", "duplicate_of",
+    "status_at", "note",
+]
+ARTICLE_ID = click.IntRange(1, 2**63 - 1)  # a positive SQLite integer: a bigger one is misuse, not a crash
 FEED_FIELDS = ["id", "url", "title", "status", "last_success_at", "error_count", "last_error", "next_check_at"]
 
 
@@ -611,7 +615,7 @@ def query(state: State, text, seed_ref, verdict, status, since, min_score, inclu
 
 
 @cli.command()
-@click.argument("article_id", type=int)
+@click.argument("article_id", type=ARTICLE_ID)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_state
 def show(state: State, article_id: int, fmt: str) -> None:
@@ -633,14 +637,14 @@ def show(state: State, article_id: int, fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("article_ids", type=int, nargs=-1, required=True)
-@click.option("--kept", "status", flag_value="kept", help="Keep these articles.")
-@click.option("--dismissed", "status", flag_value="dismissed", help="Dismiss these articles.")
-@click.option("--new", "status", flag_value="new", help="Put them back in the review queue.")
+@click.argument("article_ids", type=ARTICLE_ID, nargs=-1, required=True)
+@click.option("--kept", is_flag=True, help="Keep these articles.")
+@click.option("--dismissed", is_flag=True, help="Dismiss these articles.")
+@click.option("--new", is_flag=True, help="Put them back in the review queue.")
 @click.option("--note", help="A note stored with the decision.")
 @click.option("--seed", "seed_ref", help="Only this seed's match (default: every seed's).")
 @pass_state
-def mark(state: State, article_ids: tuple[int, ...], status: str | None, note: str | None, seed_ref: str | None) -> None:
+def mark(state: State, article_ids: tuple[int, ...], kept: bool, dismissed: bool, new: bool, note: str | None, seed_ref: str | None) -> None:
     """Mark articles kept or dismissed.
 
     Example:
@@ -648,8 +652,12 @@ def mark(state: State, article_ids: tuple[int, ...], status: str | None, note: s
     \b
         seedwatch mark 12 15 --kept --note "good background"
     """
-    if status is None:
+    given = [flag for flag, on in (("kept", kept), ("dismissed", dismissed), ("new", new)) if on]
+    if len(given) > 1:
+        raise UsageError(f"conflicting options {' and '.join('--' + g for g in given)}: give one of --kept, --dismissed or --new")
+    if not given:
         raise UsageError("say --kept, --dismissed or --new")
+    status = given[0]
     missing = sorted(set(article_ids) - store_review.existing_article_ids(state.db, list(article_ids)))
     if missing:
         raise UsageError(f"no article {', '.join(map(str, missing))}")
@@ -679,11 +687,12 @@ def review(state: State, seed_ref: str | None, verdict: str) -> None:
     for i, row in enumerate(rows, 1):
         article = store_review.article_detail(state.db, row["id"])
         click.echo(f"\n[{i}/{len(rows)}] " + render.explain(article, snippet=400))
-        answer = click.prompt("[k]eep, [d]ismiss, [s]kip, [q]uit", type=click.Choice(["k", "d", "s", "q"]), default="s", show_choices=False)
+        answer = click.prompt(f"seed {row['seed']}: [k]eep, [d]ismiss, [s]kip, [q]uit", type=click.Choice(["k", "d", "s", "q"]), default="s", show_choices=False)
         if answer == "q":
             break
         if answer in ("k", "d"):
-            store_review.mark(state.db, [row["id"]], "kept" if answer == "k" else "dismissed", None, seed_id)
+            # the match on screen, of this row's seed: the article's matches with other seeds wait their turn
+            store_review.mark(state.db, [row["id"]], "kept" if answer == "k" else "dismissed", None, row["seed_id"])
             done += 1
     state.say(f"reviewed {done} items")
 

@@ -73,20 +73,31 @@ def to_atom(rows: Sequence[dict[str, Any]], title: str, feed_id: str, updated: s
     ET.SubElement(feed, f"{{{ns}}}title").text = title
     ET.SubElement(feed, f"{{{ns}}}id").text = feed_id
     ET.SubElement(feed, f"{{{ns}}}updated").text = updated
+    ET.SubElement(ET.SubElement(feed, f"{{{ns}}}author"), f"{{{ns}}}name").text = "seedwatch"  # RFC 4287: entries have none
     ET.SubElement(feed, f"{{{ns}}}generator", version=VERSION).text = "seedwatch"
     for r in rows:
         entry = ET.SubElement(feed, f"{{{ns}}}entry")
         ET.SubElement(entry, f"{{{ns}}}title").text = _xml_safe(r.get("title") or r["url"])
-        ET.SubElement(entry, f"{{{ns}}}id").text = r["url"]
+        ET.SubElement(entry, f"{{{ns}}}id").text = entry_id(r["id"], r["seed"])
         ET.SubElement(entry, f"{{{ns}}}link", href=r.get("link") or r["url"])
-        ET.SubElement(entry, f"{{{ns}}}updated").text = r.get("published_at") or r["first_seen_at"]
+        # a review (status, note) changes the entry: readers see it again
+        ET.SubElement(entry, f"{{{ns}}}updated").text = max(r.get("published_at") or r["first_seen_at"], r.get("status_at") or "")
         summary = f"{r['verdict']} for seed {r['seed']} (score {r['score']:.3f})"
         if r.get("feed_url"):
             summary += f"; via {r['feed_url']}"
+        if r.get("note"):
+            summary += f"; note: {_xml_safe(r['note'])}"  # ElementTree escapes &, < and >
         ET.SubElement(entry, f"{{{ns}}}summary").text = summary
         ET.SubElement(entry, f"{{{ns}}}category", term=r["verdict"])
     ET.indent(feed)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+def entry_id(article_id: int, seed: str) -> str:
+    """An Atom entry id, one per (article, seed) match and the same in every export."""
+    from urllib.parse import quote
+
+    return f"urn:seedwatch:{quote(seed, safe='-._~')}:article:{article_id}"
 
 
 def _xml_safe(text: str) -> str:

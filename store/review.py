@@ -97,7 +97,7 @@ def query_matches(
         source = "matches m INDEXED BY matches_verdict JOIN articles a ON a.id = m.article_id"
     sql = (
         "SELECT a.id, a.url, a.link, a.title, a.published_at, a.first_seen_at, "
-        f"{_FIRST_FEED} AS feed_url, s.name AS seed, m.score, m.verdict, m.status, m.note, a.duplicate_of "
+        f"{_FIRST_FEED} AS feed_url, m.seed_id, s.name AS seed, m.score, m.verdict, m.status, m.status_at, m.note, a.duplicate_of "
         f"FROM {source} JOIN seeds s ON s.id = m.seed_id "
         f"WHERE {' AND '.join(where)} ORDER BY {_WHEN} DESC, m.score DESC, a.id DESC"
     )

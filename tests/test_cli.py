@@ -34,6 +34,7 @@ DUP_TITLE = "New wave of Shahed drone strikes hits Kyiv's energy grid"
 DEMO_FEEDS = ["daily-courier.xml", "eurasia-monitor.xml", "tech-and-markets.xml", "world-wire.xml"]
 DEMO_ARTICLES = 34  # demo_data/README.md: 34 items, one of them a two-feed duplicate
 QUERY_FIELDS = {"id", "url", "title", "published_at", "first_seen_at", "feed_url", "seed", "score", "verdict", "status", "duplicate_of"}
+QUERY_COLUMNS = QUERY_FIELDS | {"status_at", "note"}  # the contract's fields and the review's time and note
 FEED_FIELDS = {"id", "url", "title", "status", "last_success_at", "error_count", "last_error", "next_check_at"}
 ATOM = "{http://www.w3.org/2005/Atom}"
 RUSSIA_OPML = REAL_OPML / "russia.opml"
@@ -121,6 +122,31 @@ def store(run_cli: Runner, demo_server):
     ok(run_cli("feeds", "add", *demo_urls(demo_server)))
     ok(run_cli("poll"))
     return run_cli
+
+
+SECOND_SEED = (
+    "Iran ships Shahed drones to Russia\n\nIran has shipped Shahed kamikaze drones to Russia, which uses them in strikes"
+    " on Kyiv's energy grid. Moscow and Tehran deepen their military alliance against the West, with drone factories"
+    " and sanctions.\n"
+)
+
+
+@pytest.fixture
+def two_seeds(store, tmp_path) -> tuple[Runner, int]:
+    """The demo store and a second seed on the same story; an article related to both seeds, its id."""
+    (tmp_path / "drones.txt").write_text(SECOND_SEED)
+    ok(store("seeds", "add", str(tmp_path / "drones.txt"), "--name", "drones"))
+    by_id: dict[int, set[str]] = {}
+    for r in query_json(store):
+        by_id.setdefault(r["id"], set()).add(r["seed"])
+    shared = [i for i, seeds in by_id.items() if seeds == {SEED, "drones"}]
+    assert shared, by_id
+    return store, shared[0]
+
+
+def statuses(run: Runner, article_id: int) -> dict[str, str]:
+    """Each seed's review status of one article."""
+    return {r["seed"]: r["status"] for r in all_rows(run) if r["id"] == article_id}
 
 
 def copy_id(run: Runner) -> int:
@@ -677,7 +703,7 @@ def test_query_csv_has_a_header(store):
     expected = query_json(store)
     result = ok(store("query", "--limit", "0", "--format", "csv"))
     reader = csv.DictReader(io.StringIO(result.stdout))
-    assert reader.fieldnames is not None and set(reader.fieldnames) == QUERY_FIELDS
+    assert reader.fieldnames is not None and set(reader.fieldnames) == QUERY_COLUMNS
     rows = list(reader)
     assert [int(r["id"]) for r in rows] == [r["id"] for r in expected]
     assert [r["title"] for r in rows] == [r["title"] for r in expected]
@@ -946,6 +972,21 @@ def test_mark_without_a_status(store):
     assert {r["status"] for r in all_rows(store)} == {"new"}
 
 
+@pytest.mark.parametrize("flags", [("--kept", "--dismissed"), ("--dismissed", "--kept"), ("--kept", "--new"), ("--kept", "--dismissed", "--new")])
+def test_mark_conflicting_statuses(store, flags):
+    rid = query_json(store)[0]["id"]
+    line = fails(store("mark", str(rid), *flags), 2)
+    assert "conflicting options" in line and all(f in line for f in flags), line
+    assert {r["status"] for r in all_rows(store)} == {"new"}
+
+
+@pytest.mark.parametrize("ref", ["99999999999999999999", "9223372036854775808", "-1"])
+def test_article_id_beyond_sqlite_integers_is_misuse(store, ref):
+    assert "not in the range" in fails(store("show", "--", ref), 2)
+    assert "not in the range" in fails(store("mark", "--kept", "--", ref), 2)
+    assert {r["status"] for r in all_rows(store)} == {"new"}
+
+
 def test_mark_unknown_id_changes_nothing(store):
     rid = query_json(store)[0]["id"]
     fails(store("mark", "999999", "--kept"), 2)
@@ -969,6 +1010,18 @@ def test_review_skip_leaves_items_new(store):
     ok(store("review", input="s\nk\nq\n"))
     assert [r["id"] for r in query_json(store, "--status", "kept")] == [queue[1]]
     assert queue[0] in {r["id"] for r in query_json(store)}
+
+
+def test_review_marks_only_the_match_on_screen(two_seeds):
+    run, shared = two_seeds
+    queue = [(r["id"], r["seed"]) for r in query_json(run)]
+    first = min(queue.index((shared, SEED)), queue.index((shared, "drones")))
+    shown = queue[first][1]
+    other = "drones" if shown == SEED else SEED
+    result = ok(run("review", input="s\n" * first + "k\nq\n"))
+    assert statuses(run, shared) == {shown: "kept", other: "new"}
+    assert f"seed {shown}: [k]eep" in result.stdout  # the prompt names the match it marks
+    assert (shared, other) in {(r["id"], r["seed"]) for r in query_json(run)}  # still in the review queue
 
 
 def test_review_nothing_to_do(run_cli):
@@ -1014,8 +1067,40 @@ def test_export_csv_and_json(store, tmp_path):
     out = tmp_path / "export.csv"
     ok(store("export", "--format", "csv", "-o", str(out)))
     reader = csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))
-    assert set(reader.fieldnames or []) == QUERY_FIELDS
+    assert set(reader.fieldnames or []) == QUERY_COLUMNS
     assert [int(r["id"]) for r in reader] == [r["id"] for r in found]
+
+
+def test_export_carries_the_review_note_and_time(store, tmp_path):
+    rid = query_json(store)[0]["id"]
+    note = 'background, "quoted" <b>&'
+    ok(store("mark", str(rid), "--kept", "--note", note))
+    [row] = [r for r in as_json(store("export", "--format", "json")) if r["id"] == rid]
+    assert row["note"] == note and row["status"] == "kept"
+    parse_iso(row["status_at"])
+    out = tmp_path / "export.csv"
+    ok(store("export", "--format", "csv", "-o", str(out)))
+    [line] = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))) if int(r["id"]) == rid]
+    assert line["note"] == note and line["status_at"] == row["status_at"]
+    others = [r for r in as_json(store("export", "--format", "json")) if r["id"] != rid]
+    assert others and all(r["note"] is None and r["status_at"] is None for r in others)
+    root = ET.fromstring(ok(store("export", "--format", "atom")).stdout.encode())
+    summaries = [e.findtext(f"{ATOM}summary") for e in root.findall(f"{ATOM}entry")]
+    assert sum(f"note: {note}" in s for s in summaries) == 1, summaries
+
+
+def test_export_atom_one_entry_per_match_with_its_own_id(two_seeds):
+    run, shared = two_seeds
+    exports = [ET.fromstring(ok(run("export", "--format", "atom")).stdout.encode()) for _ in range(2)]
+    for root in exports:
+        assert root.findtext(f"{ATOM}author/{ATOM}name") == "seedwatch"
+        ids = [e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")]
+        assert len(ids) == len(set(ids)) == len(query_json(run, "--status", "all")), ids
+        assert all(ids)
+    assert [e.findtext(f"{ATOM}id") for e in exports[0].iter(f"{ATOM}entry")] == [e.findtext(f"{ATOM}id") for e in exports[1].iter(f"{ATOM}entry")]
+    title = next(r["title"] for r in query_json(run) if r["id"] == shared)
+    entries = [e for e in exports[0].iter(f"{ATOM}entry") if e.findtext(f"{ATOM}title") == title]
+    assert len(entries) == 2 and len({e.findtext(f"{ATOM}id") for e in entries}) == 2
 
 
 def test_export_leaves_dismissed_out(store):
