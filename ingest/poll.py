@@ -423,7 +423,7 @@ class Poller:
                 if write_df:
                     store_articles.add_df_tx(self.db, self._df, self._df_docs)
                     store_articles.add_df_tx(self.db, counts, docs)
-                store_feeds.update_feed_in_tx(self.db, feed["id"], prepared.state)
+                store_feeds.update_feed_in_tx(self.db, feed["id"], self._unless_taken(prepared.state))
         except (sqlite3.Error, StoreError) as exc:  # StoreError: another writer held the lock for too long
             self._matcher = None  # its in-memory counts included the rolled-back batch: built again when next needed
             return self._store_failed(feed, exc)
@@ -444,6 +444,15 @@ class Poller:
         # Disk full, a corrupt page, a lock held too long: the transaction rolled back; the feed is retried later.
         log.error("%s: store failed: %s", feed["url"], exc)
         return self._record_error(feed, f"store failed: {exc}", None, None)
+
+    def _unless_taken(self, state: dict) -> dict:
+        """The state, without its move to a new URL if a feed has that URL now: another feed moved there since
+        _prepare decided (the same poll), or it was added meanwhile. Checked in the write transaction."""
+        target = state.get("url")
+        if target is None or store_feeds.find_feed(self.db, target) is None:
+            return state
+        kept = {k: v for k, v in state.items() if k not in ("url", "previous_url")}
+        return {**kept, "redirect_target": target, "redirect_streak": self.config.schedule.permanent_redirect_polls}
 
     def _redirect_state(self, feed: dict, result: FetchResult) -> dict:
         target = result.permanent_target
@@ -468,7 +477,8 @@ class Poller:
     ) -> FeedOutcome:
         cfg = self.config.schedule
         errors = feed["error_count"] + 1
-        state: dict = {"last_checked_at": iso(), "error_count": errors, "last_error": message, **extra}
+        # A failed poll does not confirm a permanent redirect: the move needs it on consecutive good polls.
+        state: dict = {"last_checked_at": iso(), "error_count": errors, "last_error": message, "redirect_streak": 0, **extra}
         if status == 410:
             state.update(status="gone", next_check_at=None, last_error="HTTP 410 Gone: the feed was removed; disabled")
         else:

@@ -844,3 +844,59 @@ def test_the_total_timeout_still_cuts_a_slow_server_that_holds_its_slot(server):
 
     with pytest.raises(FetchError, match=r"^no complete response within 1 s$"):  # not the server's hang-up at 3 s
         asyncio.run(fetch())
+
+
+def test_a_failed_poll_breaks_a_permanent_redirect_streak(fresh_db, server):
+    """DESIGN: a 301 seen on consecutive polls moves the feed; 301, a 500, 301 is not that."""
+    server.route("/new.xml", Response(FEED))
+    feed = add(fresh_db, server, "/old.xml", Response(b"", 301, {"Location": "/new.xml"}))
+    poll_one(fresh_db, feed["id"])
+    server.route("/old.xml", Response(b"oops", 500))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["redirect_streak"] == 0
+    server.route("/old.xml", Response(b"", 301, {"Location": "/new.xml"}))
+    _, state = poll_one(fresh_db, feed["id"])
+    assert state["url"] == server.url("/old.xml") and state["redirect_streak"] == 1
+
+
+def test_feeds_that_move_to_one_url_in_one_poll_do_not_clash(fresh_db, server):
+    """Four feeds 301 to one URL; on the second poll each decides to move before any has stored its move.
+    One moves, the others keep their URL and point at the target, and none loses its poll."""
+    server.route("/new.xml", Response(FEED))
+    feeds = [add(fresh_db, server, f"/{name}.xml", Response(b"", 301, {"Location": "/new.xml"})) for name in "abcd"]
+    poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], fast_config())
+    server.route("/new.xml", Response(rss(ITEMS + [{"title": "More", "link": "https://news.example/c", "guid": "c", "description": "More."}])))
+    summary = poll_feeds(fresh_db, [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds], fast_config())
+    assert [o.error for o in summary.outcomes] == [None] * 4
+    states = [store_feeds.find_feed(fresh_db, f["id"]) for f in feeds]
+    moved = [s for s in states if s["url"] == server.url("/new.xml")]
+    assert len(moved) == 1
+    assert all(s["redirect_target"] == server.url("/new.xml") for s in states if s not in moved)
+
+
+def test_a_move_to_a_url_added_as_a_feed_meanwhile_does_not_fail_the_feed(fresh_db, db_path, server, monkeypatch):
+    """The target is added as a feed (`feeds add` in another process) after the poll decided to move there
+    and before it stores: the feed stores its entries and stays where it was, pointing at the target."""
+    import ingest.poll
+
+    from store.db import open_db
+
+    server.route("/new.xml", Response(FEED))
+    feed = add(fresh_db, server, "/old.xml", Response(b"", 301, {"Location": "/new.xml"}))
+    poll_one(fresh_db, feed["id"])
+    server.route("/new.xml", Response(rss(ITEMS + [{"title": "More", "link": "https://news.example/c", "guid": "c", "description": "More."}])))
+    prepare = ingest.poll.Poller._prepare
+
+    def prepare_then_add_the_target(self, *args, **kwargs):
+        prepared = prepare(self, *args, **kwargs)
+        assert prepared.state["url"] == server.url("/new.xml")  # the poll decided to move
+        other = open_db(db_path)
+        store_feeds.add_feed(other, server.url("/new.xml"))
+        other.conn.close()
+        return prepared
+
+    monkeypatch.setattr(ingest.poll.Poller, "_prepare", prepare_then_add_the_target)
+    outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "new-entries" and outcome.error is None
+    assert state["url"] == server.url("/old.xml") and state["redirect_target"] == server.url("/new.xml")
+    assert fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
