@@ -253,13 +253,13 @@ class Poller:
         if isinstance(prepared, FeedOutcome):
             return prepared
         if prepared.full_text:
-            await self._fetch_full_text(fetcher, prepared.full_text)
+            await self._fetch_full_text(fetcher, prepared.full_text, deadline)
             for entry in prepared.full_text:
                 prepared.features.pop(entry.guid, None)  # its text changed
         return await loop.run_in_executor(self._worker, self._commit, feed, prepared)
 
-    async def _fetch_full_text(self, fetcher: Fetcher, entries: list[Entry]) -> None:
-        """Replace brief entries' text with their article page's main text, within the poll deadline."""
+    async def _fetch_full_text(self, fetcher: Fetcher, entries: list[Entry], deadline: float) -> None:
+        """Replace brief entries' text with their article page's main text, by the feed's deadline (a time.monotonic())."""
         loop = asyncio.get_running_loop()
 
         async def one(entry: Entry) -> None:
@@ -273,11 +273,14 @@ class Poller:
                 entry.content = text
 
         tasks = [asyncio.create_task(one(e)) for e in entries]
-        done, pending = await asyncio.wait(tasks, timeout=self.config.poll_deadline)
+        # What is left of the feed's deadline, less the margin its store needs: the pages that are not in by
+        # then keep their brief text, and the feed's poll ends on time.
+        left = max(0.0, deadline - STOP_MARGIN - time.monotonic())
+        done, pending = await asyncio.wait(tasks, timeout=left)
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("full text: %d pages not fetched within %g s", len(pending), self.config.poll_deadline)
+            log.warning("full text: %d of %d pages not fetched by the poll deadline (%.1f s left for them)", len(pending), len(tasks), left)
 
     async def _nothing_new(self, feed: dict, result: FetchResult) -> FeedOutcome:
         """A 304, or the bytes the feed sent last time: its state joins the others waiting to be written."""

@@ -900,3 +900,47 @@ def test_a_move_to_a_url_added_as_a_feed_meanwhile_does_not_fail_the_feed(fresh_
     assert outcome.status == "new-entries" and outcome.error is None
     assert state["url"] == server.url("/old.xml") and state["redirect_target"] == server.url("/new.xml")
     assert fresh_db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+
+
+def test_full_text_pages_wait_only_for_what_is_left_of_the_feeds_deadline(fresh_db, server):
+    """The feed answers after 1.5 s of a 2 s deadline and its article page drips for 6 s: the poll ends by the
+    deadline, with the brief text stored, instead of giving the pages a whole deadline of their own."""
+    from ingest.manage import save_seed
+    from ingest.seeds import load_seed_file
+    from tests.conftest import FOUNDING_SEED
+
+    save_seed(fresh_db, load_seed_file(FOUNDING_SEED))
+    brief = [{"title": "Iran sends drones to Russia", "link": server.url("/articles/a.html"), "guid": "a",
+              "description": "Tehran shipped Shahed drones to Moscow."}]
+    body = rss(brief)
+
+    def late_feed(handler):
+        time.sleep(1.5)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def dripping_page(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.end_headers()
+        try:
+            for _ in range(20):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            pass
+
+    server.route("/articles/a.html", dripping_page)
+    feed_id, _ = store_feeds.add_feed(fresh_db, server.url("/brief.xml"), full_text=True)
+    server.route("/brief.xml", late_feed)
+    config = Config(fetch=FetchConfig(connect_timeout=2, read_timeout=2.0, total_timeout=6.0), poll_deadline=2.0)
+    started = time.monotonic()
+    outcome, _ = poll_one(fresh_db, feed_id, config)
+    elapsed = time.monotonic() - started
+    assert server.hits("/articles/a.html") == 1 and outcome.stats.new == 1
+    assert elapsed < 3.0, f"the poll took {elapsed:.1f} s"  # a fresh 2 s for the pages would end past 3.5 s
+    assert fresh_db.execute("SELECT summary FROM articles").fetchone()[0] == "Tehran shipped Shahed drones to Moscow."
