@@ -57,8 +57,14 @@ class State:
 
     @property
     def reader(self):
-        """The store for commands that only read (query, show, stats, lists, exports): quicker to open."""
+        """The store for commands that only read (query, show, stats, lists, exports): quicker to open.
+
+        These never create the store: a mistyped --db is misuse, not an empty store.
+        """
         if self._db is None and self._reader is None:
+            path = Path(self.db_path)
+            if self.db_path != ":memory:" and not path.exists() and path.parent.is_dir():  # no folder: open_db says so
+                raise UsageError(f"no store at {self.db_path} (seedwatch creates it when you add a seed or a feed, or poll)")
             opened = open_reader(self.db_path)
             if isinstance(opened, Reader):
                 self._reader = opened
@@ -260,7 +266,7 @@ def feeds() -> None:
 
 @feeds.command("add")
 @click.argument("urls", nargs=-1, required=True)
-@click.option("--interval", default=None, help="How often to poll, e.g. 15m, 2h (default 30m).")
+@click.option("--interval", default=None, help="How often to poll, e.g. 15m, 2h (default 30m, at least 1m).")
 @click.option("--full-text", is_flag=True, help="Fetch article pages for promising brief entries.")
 @click.option("--no-check", is_flag=True, help="Add without fetching (no HTML-page discovery).")
 @pass_state
@@ -284,6 +290,9 @@ def feeds_add(state: State, urls: tuple[str, ...], interval: str | None, full_te
             seconds = parse_interval(interval)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        minimum = state.config.schedule.min_interval
+        if seconds < minimum:
+            raise UsageError(f"--interval must be at least {_duration(minimum)}, the minimum interval, not {interval!r}")
     from .manage import check_feed_url
 
     checked = [check_feed_url(u) for u in urls]
@@ -505,6 +514,10 @@ def run(state: State, tick: float) -> None:
 
     from .daemon import Daemon
 
+    # A seeds folder named on purpose must exist, as for `seeds sync`; the default seeds/ may come later
+    # (the daemon warns, and syncs it once it appears).
+    if not state.seeds_dir.is_dir() and state.seeds_dir != Path(DEFAULT_SEEDS_DIR):
+        raise UsageError(f"seeds folder {state.seeds_dir} does not exist")
     if state.verbose == 0 and not state.quiet:
         logging.getLogger().setLevel(logging.INFO)
     # The daemon opens (and migrates) the store before its scheduler starts: a bad path fails here.
@@ -544,6 +557,14 @@ def _seed(state: State, ref: str) -> dict:
     if row is None:
         raise UsageError(f"no seed {ref!r} (see: seedwatch seeds list)")
     return row
+
+
+def _duration(seconds: int) -> str:
+    """A whole number of seconds the way --interval takes it: 90s, 15m, 2h, 1d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _since(text: str | None) -> str | None:
@@ -598,13 +619,14 @@ def query(state: State, text, seed_ref, verdict, status, since, min_score, inclu
     \b
         seedwatch query drones --since 7d --format json
     """
+    since_at = _since(since)  # a bad --since is misuse whether or not the store exists
     rows = store_review.query_matches(
         state.reader,
         text=text,
         seed_id=_seed(state, seed_ref)["id"] if seed_ref else None,
         verdict=verdict,
         status=status,
-        since=_since(since),
+        since=since_at,
         min_score=min_score,
         include_duplicates=include_duplicates,
         limit=limit or None,

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -300,7 +301,7 @@ def test_seeds_add_from_an_article_url(run_cli, server):
     assert seeds[0]["source"] == server.url("/article.html")
 
 
-def test_seeds_list_table_and_empty(run_cli):
+def test_seeds_list_table_and_empty(fresh_db, run_cli):
     assert "No seeds yet" in ok(run_cli("seeds", "list")).stdout
     assert ok(run_cli("seeds", "list", "--format", "json")).stdout.strip() == "[]"
     ok(run_cli("seeds", "add", str(FOUNDING_SEED)))
@@ -380,7 +381,7 @@ def test_seeds_sync_missing_folder(db_path, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "pdf", "folder", "too-short"])
-def test_seeds_add_misuse(run_cli, tmp_path, case):
+def test_seeds_add_misuse(fresh_db, run_cli, tmp_path, case):
     if case == "missing":
         path = tmp_path / "missing.txt"
     elif case == "empty":
@@ -399,7 +400,7 @@ def test_seeds_add_misuse(run_cli, tmp_path, case):
     assert seeds_json(run_cli) == []
 
 
-def test_seeds_add_threshold_out_of_range(run_cli):
+def test_seeds_add_threshold_out_of_range(fresh_db, run_cli):
     fails(run_cli("seeds", "add", str(FOUNDING_SEED), "--threshold", "1.5"), 2)
     assert seeds_json(run_cli) == []
 
@@ -432,18 +433,18 @@ def test_feeds_add_html_page_discovers_its_feed(run_cli, server):
 
 
 @pytest.mark.parametrize("url", ["not-a-url", "ftp://x", "http://", "javascript:alert(1)"])
-def test_feeds_add_bad_url(run_cli, url):
+def test_feeds_add_bad_url(fresh_db, run_cli, url):
     fails(run_cli("feeds", "add", url), 2)
     assert feeds_json(run_cli) == []
 
 
-def test_feeds_add_404(run_cli, server):
+def test_feeds_add_404(fresh_db, run_cli, server):
     error = fails(run_cli("feeds", "add", server.url("/missing.xml")), 1)
     assert "404" in error
     assert feeds_json(run_cli) == []
 
 
-def test_feeds_add_page_without_a_feed(run_cli, server):
+def test_feeds_add_page_without_a_feed(fresh_db, run_cli, server):
     server.route("/page.html", Response(b"<html><body><p>No feed here</p></body></html>", headers={"Content-Type": "text/html"}))
     fails(run_cli("feeds", "add", server.url("/page.html")), 1)
     assert feeds_json(run_cli) == []
@@ -470,10 +471,27 @@ def test_feeds_add_interval_is_used_for_the_next_check(run_cli, server):
 
 
 @pytest.mark.parametrize("interval", ["bogus", "15x", "-5m", "1.5h"])
-def test_feeds_add_bad_interval(run_cli, server, interval):
+def test_feeds_add_bad_interval(fresh_db, run_cli, server, interval):
     server.route("/feed.xml", Response(rss([ITEM])))
     fails(run_cli("feeds", "add", server.url("/feed.xml"), "--interval", interval), 2)
     assert feeds_json(run_cli) == []
+
+
+@pytest.mark.parametrize("interval", ["0", "0m", "1s", "59s"])
+def test_feeds_add_interval_below_the_minimum_is_misuse(fresh_db, run_cli, interval):
+    """Not stored as 0 (the 30 min default) nor clamped to the minimum without a word."""
+    error = fails(run_cli("feeds", "add", "--no-check", "https://news.example/feed.xml", "--interval", interval), 2)
+    assert "--interval must be at least 1m" in error and repr(interval) in error
+    assert feeds_json(run_cli) == []
+
+
+def test_feeds_add_interval_at_the_minimum(run_cli, db_path):
+    ok(run_cli("feeds", "add", "--no-check", "https://news.example/feed.xml", "--interval", "60s"))
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT interval_seconds FROM feeds").fetchall() == [(60,)]
+    finally:
+        conn.close()
 
 
 def _opml_urls(path: Path) -> set[str]:
@@ -503,7 +521,7 @@ def test_feeds_import_real_malformed_opml(run_cli):
     ],
     ids=["text", "rss", "binary", "empty"],
 )
-def test_feeds_import_not_opml(run_cli, tmp_path, content):
+def test_feeds_import_not_opml(fresh_db, run_cli, tmp_path, content):
     path = tmp_path / "subs.opml"
     path.write_bytes(content)
     fails(run_cli("feeds", "import", str(path)), 2)
@@ -549,7 +567,7 @@ def test_feeds_list_health_before_and_after_poll(run_cli, demo_server):
     assert table.count(" ok ") == 4
 
 
-def test_feeds_list_empty(run_cli):
+def test_feeds_list_empty(fresh_db, run_cli):
     assert "No feeds yet" in ok(run_cli("feeds", "list")).stdout
     assert feeds_json(run_cli) == []
 
@@ -792,7 +810,7 @@ def test_query_since(store, demo_server):
 
 @pytest.mark.parametrize("since", ["bogus", "7y", "-1d", "d"])
 def test_query_since_bogus(run_cli, since):
-    fails(run_cli("query", "--since", since), 2)
+    assert "--since" in fails(run_cli("query", "--since", since), 2)
 
 
 def test_query_min_score(store):
@@ -824,7 +842,7 @@ def test_query_limit(store):
     fails(store("query", "--limit", "-1"), 2)
 
 
-def test_query_empty_store(run_cli):
+def test_query_empty_store(fresh_db, run_cli):
     assert "no matches" in ok(run_cli("query")).stdout
     assert query_json(run_cli) == []
 
@@ -1142,7 +1160,7 @@ def test_stats(store):
     assert any(line.startswith(f"seed {SEED}: {counts['related']} related, 1 copies") for line in text)
 
 
-def test_stats_empty_store(run_cli):
+def test_stats_empty_store(fresh_db, run_cli):
     s = stats_json(run_cli)
     assert s["articles"] == 0 and s["seeds"] == {} and s["feeds"] == {}
     assert "last poll never" in ok(run_cli("stats")).stdout
@@ -1223,6 +1241,28 @@ def test_demo(tmp_path):
 # ---------------------------------------------------------------- global options
 
 
+READ_COMMANDS = [
+    ["query"], ["query", "drones", "--format", "json"], ["show", "1"], ["stats"], ["export", "--format", "json"],
+    ["seeds", "list"], ["feeds", "list"], ["feeds", "export"],
+]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
+def test_a_read_command_on_a_missing_store_is_misuse_and_creates_nothing(tmp_path, command):
+    """A mistyped --db is not an empty store: exit 2 naming the path, and no file left behind."""
+    path = tmp_path / "typo.db"
+    error = fails(Runner(path)(*command), 2)
+    assert error == f"Error: no store at {path} (seedwatch creates it when you add a seed or a feed, or poll)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_command_creates_the_store_that_read_commands_then_read(tmp_path):
+    path = tmp_path / "new.db"
+    ok(Runner(path)("feeds", "add", "--no-check", "https://news.example/feed.xml"))
+    assert path.is_file()
+    assert "no matches" in ok(Runner(path)("query")).stdout
+
+
 def test_db_in_a_missing_folder(tmp_path):
     folder = tmp_path / "no" / "such"
     fails(Runner(folder / "seedwatch.db")("stats"), 1)
@@ -1285,6 +1325,42 @@ def test_a_command_that_looks_up_a_seed_then_writes(store, monkeypatch):
     assert "reviewed 1 items" in ok(store("review", "--seed", SEED, input="k\nq\n")).stdout
     assert len(readers) == 1 and isinstance(readers[0], ingest.cli.Reader)
     assert len(query_json(store, "--status", "kept", "--seed", SEED)) == 1
+
+
+class _FakeDaemon:
+    """Stands in for ingest.daemon.Daemon: records what it was given and returns at once."""
+
+    started: list[Path] = []
+
+    def __init__(self, db_path: str, seeds_dir: Path, config, tick: float):
+        self.started.append(seeds_dir)
+
+    def run(self) -> int:
+        return 0
+
+
+def test_run_refuses_a_seeds_folder_that_does_not_exist(tmp_path, monkeypatch):
+    import ingest.daemon
+
+    monkeypatch.setattr(ingest.daemon, "Daemon", _FakeDaemon)
+    monkeypatch.setattr(_FakeDaemon, "started", [])
+    missing = tmp_path / "no-such-seeds"
+    error = fails(Runner(tmp_path / "seedwatch.db", missing)("run", "--tick", "1"), 2)
+    assert error == f"Error: seeds folder {missing} does not exist"
+    assert _FakeDaemon.started == []  # refused before any daemon starts
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_without_the_default_seeds_folder_still_starts(tmp_path, monkeypatch):
+    """The default seeds/ may not exist yet (the daemon warns, and syncs it when it appears); `make run` names it."""
+    import ingest.daemon
+
+    monkeypatch.setattr(ingest.daemon, "Daemon", _FakeDaemon)
+    monkeypatch.setattr(_FakeDaemon, "started", [])
+    monkeypatch.chdir(tmp_path)
+    ok(Runner(tmp_path / "seedwatch.db")("-q", "run"))
+    ok(Runner(tmp_path / "seedwatch.db", Path("seeds"))("-q", "run"))  # as the Makefile types it
+    assert _FakeDaemon.started == [Path("seeds"), Path("seeds")]
 
 
 def test_db_from_the_environment(tmp_path):

@@ -617,7 +617,7 @@ def noise(seed: int, n: int, low: int = 0, high: int = 256) -> bytes:
     ("high-bytes.txt", noise(3, 20_000, 128, 256), "not UTF-8|binary|not text"),
     ("huge.txt", None, r"MiB"),
 ])
-def test_unusable_seed_file_is_a_clear_error(tmp_path, run_cli, name, data, words):
+def test_unusable_seed_file_is_a_clear_error(tmp_path, fresh_db, run_cli, name, data, words):
     import re
 
     path = tmp_path / name
