@@ -281,17 +281,35 @@ def test_ttl_and_max_age_push_the_next_check(fresh_db, server):
     assert seconds_until(state["next_check_at"]) > 7200 * 0.89
 
 
-def slow_drip(handler) -> None:
+def drip(handler, content_type: str = "application/rss+xml", times: int = 30, every: float = 0.5) -> None:
+    """A 200 whose body is a space every `every` seconds, `times` of them."""
     handler.send_response(200)
-    handler.send_header("Content-Type", "application/rss+xml")
+    handler.send_header("Content-Type", content_type)
     handler.end_headers()
     try:
-        for _ in range(30):
+        for _ in range(times):
             handler.wfile.write(b" ")
             handler.wfile.flush()
-            time.sleep(0.5)
+            time.sleep(every)
     except OSError:
         pass
+
+
+def slow_drip(handler) -> None:
+    drip(handler)
+
+
+def late(body: bytes, delay: float):
+    """A route that answers with this feed after delay seconds."""
+    def answer(handler) -> None:
+        time.sleep(delay)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
 
 
 def test_slow_drip_is_cut_off_and_other_feeds_still_store(fresh_db, server):
@@ -813,16 +831,8 @@ def test_a_store_locked_too_long_fails_each_feed_not_the_poll(fresh_db, db_path,
 def test_waiting_for_a_connection_slot_is_not_charged_to_the_total_timeout(server):
     """Six feeds of one host that each answer in 0.8 s, two at a time (the per-host limit), with a 1.5 s total
     timeout: the last two wait 1.6 s for a slot, yet each answers well within 1.5 s of getting one."""
-    def slow(handler):
-        time.sleep(0.8)
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/rss+xml")
-        handler.send_header("Content-Length", str(len(FEED)))
-        handler.end_headers()
-        handler.wfile.write(FEED)
-
     for i in range(6):
-        server.route(f"/f{i}.xml", slow)
+        server.route(f"/f{i}.xml", late(FEED, 0.8))
 
     async def fetch():
         async with Fetcher(fast_config(per_host_limit=2, total_timeout=1.5).fetch) as fetcher:
@@ -912,31 +922,9 @@ def test_full_text_pages_wait_only_for_what_is_left_of_the_feeds_deadline(fresh_
     save_seed(fresh_db, load_seed_file(FOUNDING_SEED))
     brief = [{"title": "Iran sends drones to Russia", "link": server.url("/articles/a.html"), "guid": "a",
               "description": "Tehran shipped Shahed drones to Moscow."}]
-    body = rss(brief)
-
-    def late_feed(handler):
-        time.sleep(1.5)
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/rss+xml")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    def dripping_page(handler):
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/html")
-        handler.end_headers()
-        try:
-            for _ in range(20):
-                handler.wfile.write(b" ")
-                handler.wfile.flush()
-                time.sleep(0.3)
-        except OSError:
-            pass
-
-    server.route("/articles/a.html", dripping_page)
+    server.route("/articles/a.html", lambda handler: drip(handler, "text/html", times=20, every=0.3))
     feed_id, _ = store_feeds.add_feed(fresh_db, server.url("/brief.xml"), full_text=True)
-    server.route("/brief.xml", late_feed)
+    server.route("/brief.xml", late(rss(brief), 1.5))
     config = Config(fetch=FetchConfig(connect_timeout=2, read_timeout=2.0, total_timeout=6.0), poll_deadline=2.0)
     started = time.monotonic()
     outcome, _ = poll_one(fresh_db, feed_id, config)
