@@ -30,7 +30,8 @@ QUERY_FIELDS = [
     "id", "url", "title", "published_at", "first_seen_at", "feed_url", "seed", "score", "verdict", "status", "duplicate_of",
     "status_at", "note",
 ]
-ARTICLE_ID = click.IntRange(1, 2**63 - 1)  # a positive SQLite integer: a bigger one is misuse, not a crash
+ARTICLE_ID = click.IntRange(1, 2**63 - 1)
+OUTPUT = click.Path(dir_okay=False, writable=True, allow_dash=True)  # written by _write_output once complete  # a positive SQLite integer: a bigger one is misuse, not a crash
 FEED_FIELDS = ["id", "url", "title", "status", "last_success_at", "error_count", "last_error", "next_check_at"]
 
 
@@ -345,7 +346,7 @@ def feeds_import(state: State, path: Path) -> None:
 
 
 @feeds.command("export")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write (default stdout).")
+@click.option("-o", "--output", type=OUTPUT, default="-", help="File to write (default stdout).")
 @pass_state
 def feeds_export(state: State, output) -> None:
     """Export all feeds as OPML.
@@ -357,7 +358,7 @@ def feeds_export(state: State, output) -> None:
     """
     from .opml import write_opml
 
-    output.write(write_opml(store_feeds.list_feeds(state.reader)))
+    _write_output(output, write_opml(store_feeds.list_feeds(state.reader)))
 
 
 @feeds.command("list")
@@ -724,7 +725,7 @@ def review(state: State, seed_ref: str | None, verdict: str) -> None:
 @click.option("--seed", "seed_ref", help="Only this seed.")
 @click.option("--verdict", type=VERDICT_CHOICE, default="found", show_default=True, help="'found' is related and copy, and what you kept.")
 @click.option("--status", type=STATUS_CHOICE, default="all", show_default=True)
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write (default stdout).")
+@click.option("-o", "--output", type=OUTPUT, default="-", help="File to write (default stdout).")
 @pass_state
 def export(state: State, fmt: str, seed_ref: str | None, verdict: str, status: str, output) -> None:
     """Export matches as an Atom feed (subscribe to it in any reader), CSV or JSON.
@@ -742,11 +743,23 @@ def export(state: State, fmt: str, seed_ref: str | None, verdict: str, status: s
         rows = [r for r in rows if r["status"] != "dismissed"]
     if fmt == "atom":
         title = f"seedwatch: {seed['title']}" if seed else "seedwatch: related articles"
-        output.write(render.to_atom(rows, title, f"urn:seedwatch:{seed['name'] if seed else 'all'}", iso()))
+        text = render.to_atom(rows, title, f"urn:seedwatch:{seed['name'] if seed else 'all'}", iso())
     elif fmt == "csv":
-        output.write(render.to_csv(rows, QUERY_FIELDS) + "\n")
+        text = render.to_csv(rows, QUERY_FIELDS) + "\n"
     else:
-        output.write(render.to_json([{k: r[k] for k in QUERY_FIELDS} for r in rows]) + "\n")
+        text = render.to_json([{k: r[k] for k in QUERY_FIELDS} for r in rows]) + "\n"
+    _write_output(output, text)
+
+
+def _write_output(path: str, text: str) -> None:
+    """Write an export to path ('-': stdout) once it is whole, so a command that fails leaves no file behind."""
+    if path == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SeedwatchError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @cli.command()

@@ -1256,6 +1256,18 @@ def test_a_read_command_on_a_missing_store_is_misuse_and_creates_nothing(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["feeds", "export"], ["export", "--format", "csv"]], ids=" ".join)
+def test_an_export_that_fails_leaves_no_output_file(tmp_path, command):
+    out = tmp_path / "out.txt"
+    fails(Runner(tmp_path / "typo.db")(*command, "-o", str(out)), 2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_to_a_path_that_cannot_be_written_is_one_clear_line(store, tmp_path):
+    out = tmp_path / "missing-folder" / "out.csv"
+    assert fails(store("export", "--format", "csv", "-o", str(out)), 1) == f"Error: cannot write {out}: No such file or directory"
+
+
 def test_a_write_command_creates_the_store_that_read_commands_then_read(tmp_path):
     path = tmp_path / "new.db"
     ok(Runner(path)("feeds", "add", "--no-check", "https://news.example/feed.xml"))
