@@ -308,12 +308,14 @@ class Poller:
 
     @staticmethod
     def _checked_state(feed: dict, result: FetchResult) -> dict:
-        """A successful check's state; a 200 also stores the validators it came with."""
+        """A successful check's state, with the validators the response came with."""
         now = iso()
         state: dict = {"last_checked_at": now, "last_success_at": now, "status": "ok", "error_count": 0, "last_error": None}
         if not result.not_modified:
             state["etag"] = result.headers.get("etag")
             state["last_modified"] = result.headers.get("last-modified")
+        else:  # a 304 carries the validators a 200 would have (RFC 9110 15.4.5): newer ones replace the stored
+            state.update({k: result.headers[h] for k, h in (("etag", "etag"), ("last_modified", "last-modified")) if result.headers.get(h)})
         return state
 
     def _next_check(self, feed: dict, state: dict, ttl: float | None) -> dict:

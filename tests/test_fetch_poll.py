@@ -932,3 +932,31 @@ def test_full_text_pages_wait_only_for_what_is_left_of_the_feeds_deadline(fresh_
     assert server.hits("/articles/a.html") == 1 and outcome.stats.new == 1
     assert elapsed < 3.0, f"the poll took {elapsed:.1f} s"  # a fresh 2 s for the pages would end past 3.5 s
     assert fresh_db.execute("SELECT summary FROM articles").fetchone()[0] == "Tehran shipped Shahed drones to Moscow."
+
+
+def test_a_304_with_new_validators_replaces_the_stored_ones(fresh_db, server):
+    """The server rotates its ETag and says so on the 304: the next request sends the new one."""
+    seen = []
+
+    def rotating(handler):
+        sent = handler.headers.get("If-None-Match")
+        seen.append(sent)
+        if sent is None:
+            handler.send_response(200)
+            handler.send_header("ETag", '"v1"')
+            handler.send_header("Content-Length", str(len(FEED)))
+            handler.end_headers()
+            handler.wfile.write(FEED)
+            return
+        handler.send_response(304)
+        handler.send_header("ETag", '"v2"')
+        handler.send_header("Last-Modified", "Tue, 01 Dec 2026 10:00:00 GMT")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    feed = add(fresh_db, server, "/feed.xml", rotating)
+    for _ in range(3):
+        outcome, state = poll_one(fresh_db, feed["id"])
+    assert outcome.status == "not-modified"
+    assert seen == [None, '"v1"', '"v2"']
+    assert state["etag"] == '"v2"' and state["last_modified"] == "Tue, 01 Dec 2026 10:00:00 GMT"
