@@ -6,6 +6,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +31,22 @@ QUERY_FIELDS = [
     "id", "url", "title", "published_at", "first_seen_at", "feed_url", "seed", "score", "verdict", "status", "duplicate_of",
     "status_at", "note",
 ]
-ARTICLE_ID = click.IntRange(1, 2**63 - 1)
-OUTPUT = click.Path(dir_okay=False, writable=True, allow_dash=True)  # written by _write_output once complete  # a positive SQLite integer: a bigger one is misuse, not a crash
+OUTPUT = click.Path(dir_okay=False, writable=True, allow_dash=True)  # written by _write_output once complete
+
+
+class _ArticleId(click.ParamType):
+    """An article id: a positive SQLite integer (a bigger one is misuse, not a crash)."""
+
+    name = "article id"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) < 2**63:
+            self.fail(f"{value!r} is not an article id (a whole number from 1, as `query` lists them)", param, ctx)
+        return int(text)
+
+
+ARTICLE_ID = _ArticleId()
 FEED_FIELDS = ["id", "url", "title", "status", "last_success_at", "error_count", "last_error", "next_check_at"]
 
 
@@ -79,11 +94,19 @@ class State:
 
 
 class SeedwatchGroup(click.Group):
-    """Turns seedwatch's errors into one line on stderr and the documented exit code."""
+    """Turns seedwatch's errors, and Click's own usage errors, into one line on stderr and the documented exit code."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # the group's own options: seedwatch --bogus
+            _usage_error(exc)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a command's arguments and options, as Click parses them
+            _usage_error(exc)
         except (UsageError, SeedError, OPMLError) as exc:
             _fail(str(exc), 2)
         except (FetchError, ParseError, StoreError, SeedwatchError) as exc:
@@ -103,6 +126,15 @@ class SeedwatchGroup(click.Group):
 def _fail(message: str, code: int) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+def _usage_error(exc: click.UsageError) -> None:
+    """Click's usage error as one line, with where to look for help (a group called bare still shows its help)."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        raise exc
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+    message = " ".join(exc.format_message().split())
+    _fail((message[:-1] if message.endswith(".") else message) + where, exc.exit_code)
 
 
 @click.group(cls=SeedwatchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

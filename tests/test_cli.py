@@ -1000,8 +1000,8 @@ def test_mark_conflicting_statuses(store, flags):
 
 @pytest.mark.parametrize("ref", ["99999999999999999999", "9223372036854775808", "-1"])
 def test_article_id_beyond_sqlite_integers_is_misuse(store, ref):
-    assert "not in the range" in fails(store("show", "--", ref), 2)
-    assert "not in the range" in fails(store("mark", "--kept", "--", ref), 2)
+    assert f"'{ref}' is not an article id" in fails(store("show", "--", ref), 2)
+    assert f"'{ref}' is not an article id" in fails(store("mark", "--kept", "--", ref), 2)
     assert {r["status"] for r in all_rows(store)} == {"new"}
 
 
@@ -1410,3 +1410,20 @@ def test_an_item_you_keep_teaches_the_seed(store):
     assert re.fullmatch(r"rescored \d+ articles, \d+ again as the seeds learned from their best matches: \d+ related, \d+ copies", line), line
     other = query_json(store, "--verdict", "related")[0]["id"]
     assert re.search(rf"learned from: the seed's text and its best matches #{kept}(,|;)", ok(store("show", str(other))).stdout)
+
+
+@pytest.mark.parametrize("args", [
+    ["export"], ["show", "abc"], ["show", "0"], ["query", "--min-score", "2"], ["--bogus"], ["feeds", "bogus"],
+    ["query", "--verdict", "nope"], ["mark", "1", "x", "--kept"],
+], ids=" ".join)
+def test_clicks_own_usage_errors_are_one_line(run_cli, args):
+    """DESIGN: a wrong CLI argument gets one clear line and a non-zero exit; Click's usage block is folded into it."""
+    result = run_cli(*args)
+    line = fails(result, 2)
+    assert result.stderr.splitlines() == [line] and result.stdout == ""
+    assert line.endswith("--help')"), line
+
+
+def test_a_group_called_bare_still_shows_its_help(run_cli):
+    result = run_cli("feeds")
+    assert "Usage:" in result.output and "Commands:" in result.output and "Error:" not in result.output
