@@ -159,7 +159,7 @@ def mark(db: sqlite_utils.Database, article_ids: list[int], status: str, note: s
 
 
 def stats(db: sqlite_utils.Database) -> dict[str, Any]:
-    """Counts by seed, verdict and status; article and feed totals."""
+    """Counts by seed, verdict and review status (of what `query` finds by default); article and feed totals."""
     by_seed: dict[str, dict[str, int]] = {}
     for r in db.query(
         "SELECT s.name, m.verdict, m.status, count(*) AS n FROM matches m JOIN seeds s ON s.id = m.seed_id"
@@ -167,9 +167,8 @@ def stats(db: sqlite_utils.Database) -> dict[str, Any]:
     ):
         seed = by_seed.setdefault(r["name"], {})
         seed[r["verdict"]] = seed.get(r["verdict"], 0) + r["n"]
-        if r["verdict"] != "unrelated":
-            key = f"{r['status']}"
-            seed[key] = seed.get(key, 0) + r["n"]
+        if r["verdict"] != "unrelated" or r["status"] == "kept":  # what `query` finds: related, copies, and all kept
+            seed[r["status"]] = seed.get(r["status"], 0) + r["n"]
     for r in db.query("SELECT name FROM seeds"):
         by_seed.setdefault(r["name"], {})
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731 - a local shorthand

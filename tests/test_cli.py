@@ -1427,3 +1427,11 @@ def test_clicks_own_usage_errors_are_one_line(run_cli, args):
 def test_a_group_called_bare_still_shows_its_help(run_cli):
     result = run_cli("feeds")
     assert "Usage:" in result.output and "Commands:" in result.output and "Error:" not in result.output
+
+
+def test_stats_counts_an_unrelated_item_that_was_kept(store):
+    """`query` lists a kept item whatever its verdict; stats counts it among the kept too."""
+    unrelated = [r for r in all_rows(store) if r["verdict"] == "unrelated" and r["duplicate_of"] is None][0]
+    before = stats_json(store)["seeds"][SEED].get("kept", 0)
+    ok(store("mark", str(unrelated["id"]), "--kept"))
+    assert stats_json(store)["seeds"][SEED].get("kept", 0) == before + 1
