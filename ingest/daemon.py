@@ -98,14 +98,16 @@ class Daemon:
         signature = seeds_signature(self.seeds_dir)
         if signature == self._signature:
             return
-        self._signature = signature
         if not self.seeds_dir.is_dir():
+            self._signature = signature
             log.warning("seeds folder %s does not exist; skipping sync", self.seeds_dir)
             return
         try:
             log.info(sync_folder(self.db, self.seeds_dir, self.config, stop=self.stopping.is_set).line())
         except SeedwatchError as exc:
-            log.error("seeds sync failed: %s", exc)
+            log.error("seeds sync failed (tried again next tick): %s", exc)
+            return
+        self._signature = signature  # only once synced: a sync that failed (a store error) is tried again
 
     def _finish_scoring(self) -> None:
         """Finish seed scoring a killed or interrupted run left pending (all of it at start-up).

@@ -180,13 +180,20 @@ def sync_folder(
     report = SyncReport()
     if not folder.is_dir():
         raise UsageError(f"seeds folder {folder} does not exist")
+    loaded_from: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() in SEED_SUFFIXES and path.is_file() and path.name.lower() not in ("readme.md", "feeds.txt"):
             try:
                 doc = load_seed_file(path)
-                _, report.seeds[doc.name] = _store(db, doc)
             except SeedError as exc:
                 report.errors.append(str(exc))
+                continue
+            if doc.name in loaded_from:  # two files, one seed name: the second would overwrite the first at each sync
+                report.errors.append(f"seed {path} is named {doc.name!r}, as {loaded_from[doc.name]} is; skipped "
+                                     "(rename the file or give it a 'name:' in its front matter)")
+                continue
+            loaded_from[doc.name] = path
+            _, report.seeds[doc.name] = _store(db, doc)
     report.scored = finish_seed_scoring(db, config, stop, progress=progress)
     learn_from_best_matches(db, config, stop, progress=progress, at_once=any(v != "unchanged" for v in report.seeds.values()))
     urls: list[tuple[str, str | None, str | None]] = []
@@ -197,7 +204,10 @@ def sync_folder(
         except Exception as exc:  # noqa: BLE001 - reported, the rest still syncs
             report.errors.append(str(exc))
     if txt_path.is_file():
-        urls += [(u, None, None) for u in parse_feed_list(txt_path.read_text(encoding="utf-8", errors="replace"))]
+        try:
+            urls += [(u, None, None) for u in parse_feed_list(txt_path.read_text(encoding="utf-8", errors="replace"))]
+        except OSError as exc:
+            report.errors.append(f"{txt_path} cannot be read: {exc.strerror or exc}")
     for url, title, site in urls:
         try:
             _, created = store_feeds.add_feed(db, check_feed_url(url), title=title, site_url=site)

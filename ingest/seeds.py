@@ -188,7 +188,7 @@ def split_title(text: str) -> tuple[str, str]:
 
 def _front_matter(text: str) -> tuple[dict[str, object], str]:
     """Parse a leading '---' block of 'key: value' lines (lists as [a, b], 'a, b' or '- a' lines)."""
-    if not text.startswith("---"):
+    if not opens_front_matter(text):
         return {}, text
     end = re.search(r"^---\s*$", text[3:], re.MULTILINE)
     if not end:
@@ -216,6 +216,11 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
     return meta, rest
 
 
+def opens_front_matter(text: str) -> bool:
+    """Whether text starts with a line that is exactly '---' (a '----------' rule is text, not front matter)."""
+    return re.match(r"---[ \t]*(\r?\n|$)", text) is not None
+
+
 def _unquote(value: str) -> str:
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -234,8 +239,11 @@ def parse_seed(data: bytes, source: str, name: str | None = None) -> SeedDoc:
     """A SeedDoc from the bytes of a .txt or .md seed file."""
     text = _decode(data, source)
     meta: dict[str, object] = {}
-    if source.lower().endswith(".md") or text.startswith("---"):
-        meta, text = _front_matter(text)
+    if source.lower().endswith(".md") or opens_front_matter(text):
+        try:
+            meta, text = _front_matter(text)
+        except SeedError as exc:
+            raise SeedError(f"seed {source}: {exc}") from None
         heading = re.search(r"^\s{0,3}#\s+(.+)$", text, re.MULTILINE)
         if "title" not in meta and heading:
             meta["title"] = heading.group(1).strip()
@@ -286,9 +294,13 @@ def load_seed_file(path: str | Path, name: str | None = None) -> SeedDoc:
         raise SeedError(f"seed {path} is a folder, not a file")
     if path.suffix.lower() not in SEED_SUFFIXES:
         raise SeedError(f"seed {path} must be a .txt or .md file")
-    if path.stat().st_size > MAX_SEED_BYTES:
-        raise SeedError(f"seed {path} is {path.stat().st_size / 1048576:.1f} MiB; a seed is one article (at most 2 MiB)")
-    return parse_seed(path.read_bytes(), str(path), name)
+    try:
+        if path.stat().st_size > MAX_SEED_BYTES:
+            raise SeedError(f"seed {path} is {path.stat().st_size / 1048576:.1f} MiB; a seed is one article (at most 2 MiB)")
+        data = path.read_bytes()
+    except OSError as exc:  # no permission, gone meanwhile (an editor saving it), an I/O error
+        raise SeedError(f"seed {path} cannot be read: {exc.strerror or exc}") from None
+    return parse_seed(data, str(path), name)
 
 
 def extract_main_text(html: bytes, url: str) -> str:

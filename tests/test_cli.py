@@ -348,6 +348,10 @@ def seeds_dir(tmp_path: Path) -> Path:
     return folder
 
 
+BODY_OF_ANOTHER_STORY = (
+    "A magnitude 6.2 earthquake struck Aceh province in Indonesia on Tuesday, destroying homes in the Gayo "
+    "highlands and cutting roads to the coffee farms around Takengon, officials said."
+)
 SYNC_FEEDS = {"https://a.example/rss", "https://b.example/feed.xml", "https://c.example/rss"}
 
 
@@ -374,6 +378,37 @@ def test_seeds_sync_broken_seed_warns_and_the_rest_syncs(db_path, seeds_dir):
     run = Runner(db_path, seeds_dir)
     assert [s["name"] for s in seeds_json(run)] == ["founding"]
     assert {f["url"] for f in feeds_json(run)} == SYNC_FEEDS
+
+
+def test_seeds_sync_an_unreadable_seed_is_named_and_the_rest_syncs(db_path, seeds_dir):
+    """A seed that cannot be read (here an I/O error; in life no permission, or gone while an editor saves it)."""
+    (seeds_dir / "a-broken.txt").symlink_to("/proc/self/mem")  # reading it from offset 0 fails with EIO
+    result = ok(Runner(db_path, seeds_dir)("seeds", "sync"))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: seed {seeds_dir / 'a-broken.txt'} cannot be read: Input/output error"]
+    run = Runner(db_path, seeds_dir)
+    assert [s["name"] for s in seeds_json(run)] == ["founding"]
+    assert {f["url"] for f in feeds_json(run)} == SYNC_FEEDS
+
+
+def test_seeds_sync_two_files_of_one_name_keep_the_first_and_say_so(db_path, seeds_dir):
+    """'Founding.md' slugs to the name of 'founding.txt': syncing both overwrote one with the other each time.
+    The first in file-name order ('F' before 'f') is the seed."""
+    (seeds_dir / "Founding.md").write_text(f"# Another story\n\n{BODY_OF_ANOTHER_STORY}\n", encoding="utf-8")
+    run = Runner(db_path, seeds_dir)
+    first = ok(run("seeds", "sync"))
+    warnings = [line for line in first.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: seed {seeds_dir / 'founding.txt'} is named 'founding', as {seeds_dir / 'Founding.md'} is; "
+                        "skipped (rename the file or give it a 'name:' in its front matter)"]
+    seeds = seeds_json(run)
+    assert [(s["name"], s["title"]) for s in seeds] == [("founding", "Another story")]
+    assert "0 added or updated" in ok(run("seeds", "sync")).stdout
+
+
+def test_seeds_sync_front_matter_errors_name_their_file(db_path, seeds_dir):
+    (seeds_dir / "open.md").write_text(f"---\ntitle: Never closed\n\n{BODY_OF_ANOTHER_STORY}\n", encoding="utf-8")
+    result = ok(Runner(db_path, seeds_dir)("seeds", "sync"))
+    assert f"warning: seed {seeds_dir / 'open.md'}: front matter opens with '---' but never closes" in result.stderr.splitlines()
 
 
 def test_seeds_sync_missing_folder(db_path, tmp_path):

@@ -111,3 +111,33 @@ def test_run_with_an_unusable_db_fails_with_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("Error:") and "Traceback" not in result.stderr
     assert os.path.exists(tmp_path / "missing") is False
+
+
+def test_a_seeds_sync_that_failed_is_tried_again_at_the_next_tick(db_path, tmp_path, monkeypatch):
+    """The folder's signature is kept only once a sync went through: a store error is not waited out until the
+    user happens to touch a file."""
+    import ingest.daemon
+    from ingest.config import Config
+    from ingest.errors import SeedwatchError
+    from ingest.manage import SyncReport
+
+    monkeypatch.setattr(ingest.daemon.signal, "signal", lambda *args: None)  # the test process keeps its handlers
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "feeds.txt").write_text("https://a.example/rss\n", encoding="utf-8")
+    calls = []
+
+    def sync(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SeedwatchError("the store is locked")
+        return SyncReport()
+
+    monkeypatch.setattr(ingest.daemon, "sync_folder", sync)
+    daemon = ingest.daemon.Daemon(str(db_path), folder, Config(), tick=1)
+    try:
+        for _ in range(3):
+            daemon._sync_if_changed()
+    finally:
+        daemon.db.conn.close()
+    assert len(calls) == 2  # failed, tried again and went through, then nothing changed

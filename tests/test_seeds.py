@@ -570,3 +570,16 @@ def test_pending_scoring_someone_is_doing_is_left_to_them_until_it_stalls(fresh_
     fresh_db.execute("UPDATE seeds SET scoring_at = '2000-01-01T00:00:00Z'")  # ... and was killed long ago
     assert finish_seed_scoring(fresh_db, idle_for=60) == 8
     assert store_seeds.scoring_pending(fresh_db) == {}
+
+
+def test_a_txt_seed_that_opens_with_a_rule_is_text_not_front_matter() -> None:
+    """It used to fail with "front matter opens with '---' but never closes"."""
+    doc = parse_seed(("----------\n" + BODY).encode(), "rule.txt")
+    assert "Shahed drones" in f"{doc.title} {doc.body}" and "---" not in f"{doc.title} {doc.body}"
+
+
+def test_an_unreadable_seed_file_is_a_seed_error_naming_it(tmp_path) -> None:
+    path = tmp_path / "mem.txt"
+    path.symlink_to("/proc/self/mem")
+    with pytest.raises(SeedError, match=rf"^seed {path} cannot be read: Input/output error$"):
+        load_seed_file(path)
