@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import signal
 import threading
 from datetime import datetime, timezone
@@ -17,7 +19,7 @@ from store import review as store_review
 from store.db import iso, open_db
 
 from .config import Config
-from .errors import SeedwatchError
+from .errors import SeedwatchError, UsageError
 from .learn import learn_from_best_matches
 from .manage import SCORING_IDLE, finish_seed_scoring, seeds_signature, sync_folder
 from .poll import Poller
@@ -42,6 +44,29 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)  # before anything slow: a stop during start-up is clean too
         self.db = open_db(db_path)
+        self._lock_fd = self._lock_store()
+
+    def _lock_store(self) -> int | None:
+        """Hold an flock on the store file for the daemon's life: a second daemon on one store would fetch every
+        feed twice (past the per-host limit) and race the first on each feed's state. The kernel lets it go
+        when the process ends, however it ends; SQLite's own locks are POSIX locks, which flock does not touch."""
+        if self.db_path == ":memory:":
+            return None
+        fd = os.open(self.db_path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.db.conn.close()  # before fd: closing a file's fd drops this process's POSIX locks on it
+            os.close(fd)
+            raise UsageError(f"another seedwatch daemon is running on {self.db_path}; one daemon polls a store") from None
+        return fd
+
+    def close(self) -> None:
+        """Close the store, then let go of the daemon's lock on it."""
+        self.db.conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
@@ -57,7 +82,7 @@ class Daemon:
         finally:
             log.info("stopping: letting the current poll finish its transaction")
             scheduler.shutdown(wait=True)
-            self.db.conn.close()
+            self.close()
         log.info("seedwatch daemon stopped")
         return 0
 

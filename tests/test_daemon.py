@@ -139,5 +139,36 @@ def test_a_seeds_sync_that_failed_is_tried_again_at_the_next_tick(db_path, tmp_p
         for _ in range(3):
             daemon._sync_if_changed()
     finally:
-        daemon.db.conn.close()
+        daemon.close()
     assert len(calls) == 2  # failed, tried again and went through, then nothing changed
+
+
+def started(proc: subprocess.Popen) -> bool:
+    """Read the daemon's log until it says it started (False if it ends first)."""
+    for line in proc.stdout:
+        if "seedwatch daemon started" in line:
+            return True
+    return False
+
+
+def test_a_second_daemon_on_one_store_is_refused_and_the_first_goes_on(tmp_path):
+    db = tmp_path / "seedwatch.db"
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    run = [*SEEDWATCH, "--db", str(db), "--seeds-dir", str(seeds), "run", "--tick", "60"]
+    first = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert started(first)
+        second = subprocess.run(run, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert second.stderr.strip() == f"Error: another seedwatch daemon is running on {db}; one daemon polls a store"
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
+    again = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert started(again)  # the lock went with the first daemon
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=60) == 0
