@@ -172,7 +172,7 @@ def sync_folder(
     stop: Callable[[], bool] | None = None,
     progress: Progress | None = None,
 ) -> SyncReport:
-    """Load seeds/*.txt|*.md and seeds/feeds.opml|feeds.txt; idempotent, and one bad file spoils nothing else.
+    """Load seeds/*.txt|*.md (not hidden ones) and seeds/feeds.opml|feeds.txt; idempotent, and one bad file spoils nothing else.
 
     New and changed seeds are stored first, then scored together in one pass over the stored articles
     (until stop() turns true; what is left stays pending for the next run).
@@ -182,7 +182,8 @@ def sync_folder(
         raise UsageError(f"seeds folder {folder} does not exist")
     loaded_from: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in SEED_SUFFIXES and path.is_file() and path.name.lower() not in ("readme.md", "feeds.txt"):
+        if (path.suffix.lower() in SEED_SUFFIXES and path.is_file() and not path.name.startswith(".")  # hidden: ._x.md, editors' files
+                and path.name.lower() not in ("readme.md", "feeds.txt")):
             try:
                 doc = load_seed_file(path)
             except SeedError as exc:

@@ -405,6 +405,15 @@ def test_seeds_sync_two_files_of_one_name_keep_the_first_and_say_so(db_path, see
     assert "0 added or updated" in ok(run("seeds", "sync")).stdout
 
 
+def test_seeds_sync_leaves_hidden_files_alone(db_path, seeds_dir):
+    """macOS's ._founding.txt (its metadata, binary) and other dot-files are not seeds, nor worth a warning."""
+    (seeds_dir / "._founding.txt").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " * 8)
+    (seeds_dir / ".draft.md").write_text(f"# A draft\n\n{BODY_OF_ANOTHER_STORY}\n", encoding="utf-8")
+    result = ok(Runner(db_path, seeds_dir)("seeds", "sync"))
+    assert "warning:" not in result.stderr
+    assert [s["name"] for s in seeds_json(Runner(db_path, seeds_dir))] == ["founding"]
+
+
 def test_seeds_sync_front_matter_errors_name_their_file(db_path, seeds_dir):
     (seeds_dir / "open.md").write_text(f"---\ntitle: Never closed\n\n{BODY_OF_ANOTHER_STORY}\n", encoding="utf-8")
     result = ok(Runner(db_path, seeds_dir)("seeds", "sync"))
