@@ -315,7 +315,7 @@ def feeds_add(state: State, urls: tuple[str, ...], interval: str | None, full_te
 
     from .fetcher import Fetcher
     from .manage import resolve_feed
-    from .schedule import parse_interval
+    from .schedule import format_interval, parse_interval
 
     seconds = None
     if interval is not None:
@@ -325,7 +325,7 @@ def feeds_add(state: State, urls: tuple[str, ...], interval: str | None, full_te
             raise UsageError(str(exc)) from None
         minimum = state.config.schedule.min_interval
         if seconds < minimum:
-            raise UsageError(f"--interval must be at least {_duration(minimum)}, the minimum interval, not {interval!r}")
+            raise UsageError(f"--interval must be at least {format_interval(minimum)}, the minimum interval, not {interval!r}")
     from .manage import check_feed_url
 
     checked = [check_feed_url(u) for u in urls]
@@ -590,14 +590,6 @@ def _seed(state: State, ref: str) -> dict:
     if row is None:
         raise UsageError(f"no seed {ref!r} (see: seedwatch seeds list)")
     return row
-
-
-def _duration(seconds: int) -> str:
-    """A whole number of seconds the way --interval takes it: 90s, 15m, 2h, 1d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _since(text: str | None) -> str | None:

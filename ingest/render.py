@@ -8,6 +8,7 @@ import json
 import shutil
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from .config import VERSION
 
@@ -95,8 +96,6 @@ def to_atom(rows: Sequence[dict[str, Any]], title: str, feed_id: str, updated: s
 
 def entry_id(article_id: int, seed: str) -> str:
     """An Atom entry id, one per (article, seed) match and the same in every export."""
-    from urllib.parse import quote
-
     return f"urn:seedwatch:{quote(seed, safe='-._~')}:article:{article_id}"
 
 

@@ -20,6 +20,14 @@ def parse_interval(text: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
+def format_interval(seconds: int) -> str:
+    """A whole number of seconds as parse_interval reads it: 90s, 15m, 2h, 1d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def max_age(headers: dict[str, str]) -> int | None:
     """Cache-Control max-age in seconds, if the server sent one."""
     m = _MAX_AGE.search(headers.get("cache-control", ""))
